@@ -1,0 +1,26 @@
+// Public library of the core (bundled to dist/core.js). Each area appends its exports here.
+// 2D data (explicit list, so that names such as SplitName elsewhere do not collide):
+export { ImageDecodeError, MaskError, DataError } from './data/errors';
+export { decodeImage, decodeImageFile, decodeMask, decodeMaskFile, detectImageFormat, readImageBytes, encodePng, encodePngGrey, encodePngRgb } from './data/image';
+export type { DecodedImage, DecodedMask, ImageFormat, PngPixels } from './data/image';
+export { resizeBilinear, resizeNearest, convertChannels, zScoreInPlace, LUMA_WEIGHTS } from './data/resize';
+export { pairByStem, resolveExplicitSplit, stripMaskSuffix, IMAGE_EXTENSIONS, MASK_SUFFIXES } from './data/pairing';
+export type { CasePair, PairingResult, ExplicitSplit } from './data/pairing';
+export { DEFAULT_AUGMENT, IDENTITY_AUGMENT, resolveAugmentOptions, drawAugment, applyAugment, augmentIndexMap } from './data/augment';
+export type { AugmentOptions, AugmentParams } from './data/augment';
+export { Dataset2D, splitByFraction } from './data/dataset2d';
+export type { Dataset2DOptions, FractionSplit, SplitSpec, Case2D, Batch2D, BatchOptions, CacheStats } from './data/dataset2d';
+export { renderPreview, renderPanels, renderPreviewPngs, heatColour, toDisplayGrey, CLASS_COLOURS } from './data/preview';
+export type { PreviewInput, PreviewPanels } from './data/preview';
+export * from './config';
+export { UNet, unetSpecFromConfig, type UNetSpec } from './models/unet';
+export { saveCheckpoint, loadCheckpoint } from './models/checkpoint';
+export { runExperiment, applyOverrides } from './train/experiment';
+export { trainRun, TrainingError, oneHot, type StopSignal, type RunOutcome } from './train/trainer';
+export { listRuns, readRunRecord, readMetrics, isRunStale, createRunFolder, makeRunId, RUN_FILES, type RunListing } from './train/runs';
+export { openTrainingData } from './train/open-data';
+export { slidingWindowPredict, windowStarts, gaussianImportance } from './train/sliding-window';
+export { Rng } from './util/rng';
+export { writeFileAtomic, writeJsonAtomic } from './util/fsx';
+export type * from '../protocol/training';
+export type * from '../protocol/evaluation';
