@@ -37,6 +37,19 @@ const nodeExternal = [
   'chromium-bidi/*',
 ];
 
+// tfjs-core's node build (the external CommonJS package) does not register gradients; its ESM
+// register_all_gradients module does. We bundle that module (and the ops it uses) into each node bundle.
+// tfjs-core keeps the engine, the kernel and gradient registries and the environment on the global
+// object, so the bundled gradient code and the external package share one engine.
+const tfGradients = {
+  name: 'tfjs-gradients',
+  setup(build) {
+    build.onResolve({ filter: /^@tensorflow\/tfjs-core\/dist\/register_all_gradients$/ }, () => ({
+      path: join(root, 'node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js'),
+    }));
+  },
+};
+
 const common = {
   bundle: true,
   sourcemap: 'linked',
@@ -48,7 +61,7 @@ const common = {
 const nodeBuilds = [];
 const add = (entry, outfile, extra = {}) => {
   if (existsSync(join(root, entry))) {
-    nodeBuilds.push({ ...common, platform: 'node', target: 'node20', format: 'cjs', external: nodeExternal, entryPoints: [join(root, entry)], outfile: join(root, outfile), ...extra });
+    nodeBuilds.push({ ...common, plugins: [tfGradients], platform: 'node', target: 'node20', format: 'cjs', external: nodeExternal, entryPoints: [join(root, entry)], outfile: join(root, outfile), ...extra });
   }
 };
 add('src/core/index.ts', 'dist/core.js');
@@ -61,13 +74,13 @@ add('src/core/compute/parallel-worker.ts', 'dist/parallel-worker.js');
 if (args.has('--tests')) {
   for (const f of walk(join(root, 'test'), (p) => p.endsWith('.test.ts') || p.endsWith('.helper.ts'))) {
     const rel = relative(join(root, 'test'), f).replace(/\.ts$/, '.cjs');
-    nodeBuilds.push({ ...common, platform: 'node', target: 'node20', format: 'cjs', external: nodeExternal, entryPoints: [f], outfile: join(root, 'dist/test', rel) });
+    nodeBuilds.push({ ...common, plugins: [tfGradients], platform: 'node', target: 'node20', format: 'cjs', external: nodeExternal, entryPoints: [f], outfile: join(root, 'dist/test', rel) });
   }
 }
 if (args.has('--bench')) {
   for (const f of walk(join(root, 'bench'), (p) => p.endsWith('.bench.ts'))) {
     const rel = relative(join(root, 'bench'), f).replace(/\.bench\.ts$/, '.cjs');
-    nodeBuilds.push({ ...common, platform: 'node', target: 'node20', format: 'cjs', external: nodeExternal, entryPoints: [f], outfile: join(root, 'dist/bench', rel) });
+    nodeBuilds.push({ ...common, plugins: [tfGradients], platform: 'node', target: 'node20', format: 'cjs', external: nodeExternal, entryPoints: [f], outfile: join(root, 'dist/bench', rel) });
   }
 }
 

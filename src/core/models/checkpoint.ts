@@ -54,6 +54,8 @@ export async function saveCheckpoint(dir: string, spec: UNetSpec, named: Record<
   if (optimizer) {
     const ow = await optimizer.getWeights();
     const om = await writeWeights(tmp, 'optimizer', ow);
+    // getWeights() creates a fresh scalar for the iteration count; the rest are the optimizer's variables.
+    for (const w of ow) if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
     writeFileAtomic(join(tmp, 'optimizer.json'), JSON.stringify({ class: optimizer.getClassName(), weightsManifest: [om] }, null, 1));
   }
   // Swap: old → .old, tmp → dir, drop .old. A kill in between leaves either dir or .old readable.

@@ -8,6 +8,7 @@
 // classes (the paper's 2-channel softmax for binary tasks), or → sigmoid with one channel.
 import * as tf from '@tensorflow/tfjs-core';
 import * as ops3d from '../compute/ops3d';
+import { conv2dTranspose } from '../compute/conv2d';
 import type { ModelConfig } from '../config/schema';
 
 export interface UNetSpec {
@@ -105,10 +106,9 @@ export class UNet {
   }
 
   private conv(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null, relu: boolean): tf.Tensor {
-    if (this.spec.dims === 2) {
-      return tf.fused.conv2d({ x: x as tf.Tensor4D, filter: kernel as tf.Tensor4D, strides: 1, pad: 'same', bias: bias ?? undefined, activation: relu ? 'relu' : 'linear' });
-    }
-    const y = ops3d.conv3d(x as tf.Tensor5D, kernel as tf.Tensor5D, { strides: 1, pad: 'same' });
+    // Plain conv + bias + ReLU rather than tf.fused.conv2d: the fused op's gradient calls the
+    // Conv2DBackpropFilter kernel directly, which wasm lacks; conv2d's gradient is ours (compute/conv2d.ts).
+    const y = this.spec.dims === 2 ? tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, 1, 'same') : ops3d.conv3d(x as tf.Tensor5D, kernel as tf.Tensor5D, { strides: 1, pad: 'same' });
     const yb = bias ? tf.add(y, bias) : y;
     return relu ? tf.relu(yb) : yb;
   }
@@ -148,7 +148,7 @@ export class UNet {
     if (this.spec.dims === 2) {
       const [n, h, w] = x.shape as [number, number, number, number];
       const c = kernel.shape[2] as number;
-      return tf.relu(tf.add(tf.conv2dTranspose(x as tf.Tensor4D, kernel as tf.Tensor4D, [n, h * 2, w * 2, c], 2, 'same'), bias));
+      return tf.relu(tf.add(conv2dTranspose(x as tf.Tensor4D, kernel as tf.Tensor4D, [n, h * 2, w * 2, c], 2, 'same'), bias));
     }
     const u = ops3d.upsample3d(x as tf.Tensor5D, 2);
     return tf.relu(tf.add(ops3d.conv3d(u, kernel as tf.Tensor5D, { strides: 1, pad: 'same' }), bias));
