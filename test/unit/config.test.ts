@@ -44,16 +44,16 @@ test('a single `loss:` entry becomes losses[0]; JSON configs are accepted', () =
 
 // [description, replace this line fragment (in GOOD), by this, expected line, column, path, message]
 const BAD: [string, string, string, number, number, string, string][] = [
-  ['unknown loss with a suggestion', '{ name: dscpp, gamma: 2 }', '{ name: dscp, gamma: 2 }', 12, 11, 'losses[1].name', "unknown loss 'dscp'; did you mean 'dscpp'? (known: dice, dscpp, tversky, tversky++, focal_tversky, focal_tversky++, ce, focal, combo, combo++, unified_focal, unified_focal++)"],
-  ['bad loss option', 'gamma: 2 }', 'gamma: -1 }', 12, 24, 'losses[1].gamma', "dscpp: option 'gamma' must be a number > 0, got -1"],
+  ['unknown loss with a suggestion', '{ name: dscpp, gamma: 2 }', '{ name: dscp, gamma: 2 }', 12, 13, 'losses[1].name', "unknown loss 'dscp'; did you mean 'dscpp'? (known: dice, dscpp, tversky, tversky++, focal_tversky, focal_tversky++, ce, focal, combo, combo++, unified_focal, unified_focal++)"],
+  ['bad loss option', 'gamma: 2 }', 'gamma: -1 }', 12, 27, 'losses[1].gamma', "dscpp: option 'gamma' must be a number > 0, got -1"],
   ['wrong type', 'epochs: 20', 'epochs: twenty', 13, 18, 'train.epochs', "expected a number, found 'twenty'"],
-  ['non-integer', 'batchSize: 4', 'batchSize: 2.5', 13, 41, 'train.batchSize', 'expected an integer, found number 2.5'],
-  ['enum with a suggestion', 'optimizer: adam', 'optimizer: adma', 13, 65, 'train.optimizer', "expected one of 'adam', 'sgd', found 'adma'; did you mean 'adam'?"],
+  ['non-integer', 'batchSize: 4', 'batchSize: 2.5', 13, 33, 'train.batchSize', 'expected an integer, found number 2.5'],
+  ['enum with a suggestion', 'optimizer: adam', 'optimizer: adma', 13, 47, 'train.optimizer', "expected one of 'adam', 'sgd', found 'adma'; did you mean 'adam'?"],
   ['unknown field with a suggestion', '  masks: data/masks', '  maks: data/masks', 5, 3, 'data.maks', "unknown field 'maks'; did you mean 'masks'? (allowed: format, images, masks, labels, classes, size, channels, split, skipUnreadable, patch, foregroundOversample, clip, cacheMB, previewCases)"],
   ['too few classes', 'classes: [background, nucleus]', 'classes: [nucleus]', 6, 12, 'data.classes', 'expected a list of at least 2 items, found a list of 1'],
   ['out of range', 'val: 0.2', 'val: 1.5', 8, 17, 'data.split.val', 'expected a number <= 0.9, found number 1.5'],
   ['size not divisible by 2^(depth-1)', 'size: [128, 128]', 'size: [128, 130]', 7, 15, 'data.size[1]', 'expected a multiple of 4 (2^(depth-1) for model.depth 3), found 130; try 132'],
-  ['backend enum', 'backend: auto', 'backend: gpu', 14, 10, 'backend', "expected one of 'auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgpu', found 'gpu'"],
+  ['backend enum', 'backend: auto', 'backend: gpu', 14, 10, 'backend', "expected one of 'auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgpu', found 'gpu'; did you mean 'webgpu'?"],
   ['arch does not match format', 'arch: unet2d', 'arch: unet3d', 9, 16, 'model.arch', "expected 'unet2d' for data.format png, found 'unet3d'"],
   ['val + test leave no training cases', 'split: { val: 0.2, test: 0.2, seed: 42 }', 'split: { val: 0.5, test: 0.5, seed: 42 }', 8, 10, 'data.split', 'val + test must leave cases for training: found val 0.5 + test 0.5 >= 1'],
   ['bad name', 'name: demo', 'name: my demo', 1, 7, 'name', "expected letters, digits, \".\", \"_\" and \"-\" only, starting with a letter or digit, found 'my demo'"],
@@ -91,12 +91,13 @@ test('bad config: no loss at all', () => {
   assert.equal(diagnostics[0]!.line, 1);
 });
 
-test('bad config: YAML syntax error carries its line', () => {
-  const text = GOOD.replace('train: {', 'train: {{');
-  const { diagnostics } = parseConfigText(text, 'bad.dscpp.yaml');
-  assert.ok(diagnostics.length >= 1);
-  assert.match(diagnostics[0]!.message, /^YAML syntax error: /);
-  assert.equal(diagnostics[0]!.line, 13);
+test('bad config: YAML errors carry their line (duplicate key)', () => {
+  const text = GOOD.replace('output: runs', 'output: runs\nbackend: wasm');
+  const { config, diagnostics } = parseConfigText(text, 'bad.dscpp.yaml');
+  assert.equal(config, null);
+  assert.equal(diagnostics.length, 1);
+  assert.equal(diagnostics[0]!.message, 'YAML syntax error: Map keys must be unique');
+  assert.deepEqual([diagnostics[0]!.line, diagnostics[0]!.column], [16, 1]);
 });
 
 test('loadConfig: missing data folders are errors at the right line; exit-code-2 error type', () => {

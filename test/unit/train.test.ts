@@ -6,12 +6,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runExperiment } from '../../src/core/train/experiment';
-import { listRuns, readMetrics, readRunRecord } from '../../src/core/train/runs';
+import { epochRecords, listRuns, readMetrics, readRunRecord } from '../../src/core/train/runs';
 import type { EpochRecord, TrainingEvent } from '../../src/protocol/training';
 import { REPO, tinyWorkspace } from '../helpers/tiny';
 
 function epochs(dir: string): EpochRecord[] {
-  return readMetrics(dir).filter((m): m is EpochRecord => m.kind === 'epoch');
+  return epochRecords(readMetrics(dir));
 }
 
 async function train(config: string, extra: Partial<Parameters<typeof runExperiment>[0]> = {}) {
@@ -51,7 +51,8 @@ test('determinism: the same config, seed and backend give identical metrics', as
   const a = await train(config);
   const b = await train(config);
   assert.notEqual(a.outcomes[0]!.runDir, b.outcomes[0]!.runDir, 'a run folder was reused');
-  const timeless = (dir: string) => readMetrics(dir).map((m) => ({ ...m, elapsedMs: 0, time: '', epochMs: 0 }));
+  // Everything but wall-clock fields (and the process-wide tensor count) must be identical.
+  const timeless = (dir: string) => readMetrics(dir).map((m) => ({ ...m, elapsedMs: 0, time: '', epochMs: 0, numTensors: 0 }));
   const ma = timeless(a.outcomes[0]!.runDir);
   const mb = timeless(b.outcomes[0]!.runDir);
   assert.deepEqual(ma, mb);
@@ -78,20 +79,30 @@ test('resume: stopping after epoch 1 and resuming gives the same metrics as an u
   const rec = readRunRecord(first[0]!.runDir);
   assert.equal(rec.resumedFrom.length, 1);
   assert.equal(rec.resumedFrom[0]!.epoch, 1);
-  const strip = (e: EpochRecord) => ({ epoch: e.epoch, trainLoss: e.trainLoss, val: e.val, lr: e.lr, globalStep: e.globalStep });
-  assert.deepEqual(epochs(first[0]!.runDir).map(strip), epochs(full.outcomes[0]!.runDir).map(strip));
+  // Equal to an uninterrupted run within 1e-5 relative: on restore, Adam recomputes its bias-correction
+  // powers β^t from the step count instead of carrying the running product, which differs in the last bits.
+  const a = epochs(first[0]!.runDir);
+  const b = epochs(full.outcomes[0]!.runDir);
+  assert.deepEqual(a.map((e) => [e.epoch, e.globalStep, e.lr]), b.map((e) => [e.epoch, e.globalStep, e.lr]));
+  const close = (x: number, y: number, what: string) => assert.ok(Math.abs(x - y) <= 1e-5 * Math.max(1, Math.abs(y)), `${what}: ${x} vs ${y}`);
+  a.forEach((e, i) => {
+    const f = b[i]!;
+    close(e.trainLoss, f.trainLoss, `epoch ${e.epoch} train loss`);
+    for (const k of ['loss', 'dsc', 'nll', 'brier'] as const) close(e.val[k], f.val[k], `epoch ${e.epoch} val ${k}`);
+  });
 });
 
 test('NaN guard: a diverging run stops with a clear message and keeps its log', async () => {
-  const { config } = tinyWorkspace({ cases: 8, train: '{ epochs: 3, batchSize: 2, lr: 1.0e+30, seed: 7 }' });
+  // Without normalisation, a huge learning rate overflows the activations to Inf and the loss to NaN.
+  const { config } = tinyWorkspace({ cases: 8, model: '{ arch: unet2d, depth: 2, filters: 4, norm: none }', train: '{ epochs: 3, batchSize: 2, lr: 1.0e+30, seed: 7 }' });
   const { outcomes } = await train(config);
   const o = outcomes[0]!;
   assert.equal(o.status, 'failed');
-  assert.match(o.error ?? '', /^training loss became (NaN|Infinity|-Infinity) at epoch \d+, step \d+ \(global step \d+\); the run was stopped\. Try a lower train\.lr \(now 1e\+30\), a different loss, or check the inputs of cases /);
+  assert.match(o.error ?? '', /^training diverged at epoch 1, step \d+ \(global step \d+\): the loss is \S+ and the gradient norm is (NaN|Infinity); the run was stopped\. Try a lower train\.lr \(now 1e\+30\), a different loss, or check the inputs of cases /);
   const rec = readRunRecord(o.runDir);
   assert.equal(rec.status, 'failed');
   assert.equal(rec.error?.message, o.error);
-  assert.match(readFileSync(join(o.runDir, 'log.txt'), 'utf8'), /ERROR training loss became/);
+  assert.match(readFileSync(join(o.runDir, 'log.txt'), 'utf8'), /ERROR training diverged at epoch 1/);
 });
 
 test('a run killed mid-epoch is still readable, shows as interrupted, and resumes from its last checkpoint', async () => {

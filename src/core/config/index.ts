@@ -130,7 +130,7 @@ function issueMessage(issue: z.core.$ZodIssue, root: unknown): { path: PathKey[]
       return { path, message: `found ${describeValue(found)}, which matches none of the allowed forms` };
     }
     case 'invalid_format':
-      return { path, message: `${issue.message.replace(/^Invalid string: /, 'expected ')}, found ${describeValue(found)}` };
+      return { path, message: `expected ${issue.message.replace(/^Invalid string: (must )?/, '')}, found ${describeValue(found)}` };
     default:
       return { path, message: issue.message };
   }

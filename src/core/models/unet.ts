@@ -93,8 +93,9 @@ export class UNet {
       this.addWeight(`${name}/gamma`, [cout], 'ones');
       this.addWeight(`${name}/beta`, [cout], 'zeros');
       if (this.spec.norm === 'batch') {
-        this.state.set(`${name}/movingMean`, tf.variable(tf.zeros([cout]), false, `unet/${name}/movingMean`));
-        this.state.set(`${name}/movingVariance`, tf.variable(tf.ones([cout]), false, `unet/${name}/movingVariance`));
+        // tf.variable copies its initial value, so the initialisers are created and freed in a tidy.
+        this.state.set(`${name}/movingMean`, tf.tidy(() => tf.variable(tf.zeros([cout]), false, `unet/${name}/movingMean`)));
+        this.state.set(`${name}/movingVariance`, tf.tidy(() => tf.variable(tf.ones([cout]), false, `unet/${name}/movingVariance`)));
       }
     }
   }

@@ -88,6 +88,13 @@ export function readMetrics(dir: string): MetricsRecord[] {
   return out;
 }
 
+/** Epoch records in order, keeping the last record of an epoch that was repeated after a resume. */
+export function epochRecords(metrics: MetricsRecord[]): Extract<MetricsRecord, { kind: 'epoch' }>[] {
+  const byEpoch = new Map<number, Extract<MetricsRecord, { kind: 'epoch' }>>();
+  for (const m of metrics) if (m.kind === 'epoch') byEpoch.set(m.epoch, m);
+  return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
 export function appendLog(dir: string, line: string): void {
   appendFileSync(join(dir, RUN_FILES.log), line.endsWith('\n') ? line : line + '\n');
 }

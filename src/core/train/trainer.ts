@@ -227,16 +227,21 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
         step++;
         globalStep++;
         const ts = Date.now();
-        const lossT = tf.tidy(() => {
+        // One step: gradients, their global norm (a NaN/Inf guard that also catches divergence hidden
+        // by the probability clipping of the losses), then the update. One read-back per step.
+        const readout = tf.tidy(() => {
           const { x, y } = batchTensors(batch, numClasses);
-          return optimizer!.minimize(() => lossFn(y, model!.predict(x, true)) as tf.Scalar, true, vars) as tf.Scalar;
+          const { value, grads } = tf.variableGrads(() => lossFn(y, model!.predict(x, true)) as tf.Scalar, vars);
+          const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+          optimizer!.applyGradients(grads);
+          return tf.stack([value, norm]);
         });
         model.commitStatistics();
-        const lossV = (await lossT.data())[0] as number;
-        lossT.dispose();
-        if (!Number.isFinite(lossV)) {
+        const [lossV, gradNorm] = (await readout.data()) as Float32Array;
+        readout.dispose();
+        if (!Number.isFinite(lossV) || !Number.isFinite(gradNorm)) {
           throw new TrainingError(
-            `training loss became ${lossV} at epoch ${epoch}, step ${step} (global step ${globalStep}); the run was stopped. Try a lower train.lr (now ${state.lr}), a different loss, or check the inputs of cases ${batch.ids.join(', ')}`,
+            `training diverged at epoch ${epoch}, step ${step} (global step ${globalStep}): the loss is ${lossV} and the gradient norm is ${gradNorm}; the run was stopped. Try a lower train.lr (now ${state.lr}), a different loss, or check the inputs of cases ${batch.ids.join(', ')}`,
           );
         }
         lossSum += lossV;
@@ -291,7 +296,6 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
         }
       }
       if (config.train.earlyStopping) state.earlyWait = improved ? 0 : state.earlyWait + 1;
-      if (epoch % config.train.checkpointEvery === 0 || epoch === config.train.epochs) await saveLast(epoch);
       await writeEpochPreviews(model, data, runDir, config.data.previewCases);
 
       const numTensors = tf.memory().numTensors;
@@ -300,6 +304,9 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
       const epochMs = Date.now() - te;
       const rec: EpochRecord = { kind: 'epoch', epoch, globalStep, trainLoss: lossCount ? lossSum / lossCount : NaN, val, lr: state.lr, elapsedMs: elapsed(), epochMs, numTensors, best: better, time: new Date().toISOString() };
       appendJsonLine(join(runDir, RUN_FILES.metrics), rec);
+      // The record goes first: a kill between the two repeats this epoch on resume (readers keep the
+      // last record of an epoch) instead of losing its record.
+      if (epoch % config.train.checkpointEvery === 0 || epoch === config.train.epochs) await saveLast(epoch);
       const { kind: _k, ...rest } = rec;
       emit({ type: 'epoch', runId, etaMs: Math.round((config.train.epochs - epoch) * epochMs), ...rest });
       log('info', `epoch ${epoch}/${config.train.epochs}: train loss ${fmt(rec.trainLoss)}, val loss ${fmt(val.loss)}, DSC ${fmt(val.dsc)}, NLL ${fmt(val.nll)}, Brier ${fmt(val.brier)}, ECE ${fmt(val.ece ?? NaN)}${better ? ' (best)' : ''} [${(epochMs / 1000).toFixed(1)} s]`);

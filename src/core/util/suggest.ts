@@ -19,6 +19,11 @@ export function editDistance(a: string, b: string): number {
 /** The candidate closest to `name` (case-insensitive), if within max(2, a third of its length) edits. */
 export function suggest(name: string, candidates: readonly string[]): string | null {
   const lower = name.toLowerCase();
+  // A fragment of a longer name ('gpu' → 'tensorflow-gpu', 'dscp' → 'dscpp') beats edit distance.
+  if (lower.length >= 3) {
+    const containing = candidates.filter((c) => c.toLowerCase() !== lower && c.toLowerCase().includes(lower)).sort((a, b) => a.length - b.length);
+    if (containing[0]) return containing[0];
+  }
   let best: string | null = null;
   let bestD = Infinity;
   for (const c of candidates) {
@@ -28,6 +33,6 @@ export function suggest(name: string, candidates: readonly string[]): string | n
       best = c;
     }
   }
-  if (best === null || bestD === 0 && best === name) return best === name ? null : best;
+  if (best === null || best === name) return null;
   return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : null;
 }
