@@ -92,10 +92,11 @@ export interface SummaryRow {
   metrics: Record<string, number | null | undefined>;
 }
 
-/** A plain-text table, columns padded; numbers with 4 decimals. */
+/** A plain-text table: numbers (4 decimals) right-aligned, text left-aligned. */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
+  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined));
   const cells = rows.map((r) => r.map((v) => (typeof v === 'number' ? num(v) : v === null || v === undefined ? '—' : v)));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
+  const line = (r: string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ').trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }

@@ -5,5 +5,6 @@ import { trainCommand } from './train';
 import { listCommand } from './list';
 import { evaluateCommand } from './evaluate';
 import { compareCommand } from './compare';
+import { backendCommand } from './backend';
 
-export const COMMANDS: Command[] = [trainCommand, listCommand, evaluateCommand, compareCommand];
+export const COMMANDS: Command[] = [trainCommand, listCommand, evaluateCommand, compareCommand, backendCommand];

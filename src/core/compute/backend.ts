@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import type { BackendInfo, BackendName } from '../../protocol/training';
 import { installConv2dGradients } from './conv2d';
 import { runGradientChecks, GRADCHECK_TOLERANCE } from './gradcheck';
+import { defaultBackendsDirectory } from './install';
 
 export type BackendChoice = 'auto' | BackendName;
 export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -59,7 +60,7 @@ export function installHint(b: BackendName): string {
 
 const localRequire = createRequire(__filename);
 
-function requireFrom(name: string, backendsDirectory?: string): { module: unknown; path: string } {
+function requireFrom(name: string, backendsDirectory = defaultBackendsDirectory()): { module: unknown; path: string } {
   const errors: string[] = [];
   const bases = [__filename, ...(backendsDirectory ? [join(backendsDirectory, 'noop.js'), join(backendsDirectory, 'node_modules', 'noop.js')] : [])];
   for (const base of bases) {
