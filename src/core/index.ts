@@ -24,3 +24,21 @@ export { Rng } from './util/rng';
 export { writeFileAtomic, writeJsonAtomic } from './util/fsx';
 export type * from '../protocol/training';
 export type * from '../protocol/evaluation';
+export { LOSS_NAMES, LOSS_DEFAULTS, createLoss, lossValue, validateLossOptions, LossError, type LossName, type LossOptions, type LossFn } from './losses';
+export {
+  calibrationMetrics,
+  segmentationMetrics,
+  thresholdSweep,
+  fitTemperature,
+  applyTemperature,
+  caseMetrics,
+  CalibrationAccumulator,
+  SegmentationAccumulator,
+  ThresholdSweepAccumulator,
+  DEFAULT_THRESHOLDS,
+  MetricInputError,
+} from './metrics';
+export { selectBackend, listBackends, BackendUnavailableError } from './compute/backend';
+export { installBackend, defaultBackendsDirectory } from './compute/install';
+export { conv2dFilterGrad, conv2dInputGrad, conv2dTranspose } from './compute/conv2d';
+export * as ops3d from './compute/ops3d';

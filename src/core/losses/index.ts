@@ -85,6 +85,7 @@ export function validateLossOptions(name: string, options: Record<string, unknow
   }
   const allowed = SPEC[name].keys;
   for (const [k, v] of Object.entries(options)) {
+    if (v === undefined) continue;
     if (!(allowed as string[]).includes(k)) {
       const hint = suggest(k, allowed);
       return `${name}: unknown option '${k}'${hint ? `; did you mean '${hint}'?` : ''} (options: ${allowed.join(', ')})`;
@@ -296,7 +297,8 @@ export function createLoss(name: string, options: LossOptions = {}): LossFn {
 
 /** Computes a loss on plain arrays (channels-last, shape incl. channels); returns a number. */
 export function lossValue(name: string, input: { yTrue: Float32Array | number[]; yPred: Float32Array | number[]; shape: number[] }, options: LossOptions = {}): number {
-  const loss = createLoss(name, { ...options, reduction: options.reduction === 'none' ? 'mean' : options.reduction });
+  const { reduction, ...rest } = options;
+  const loss = createLoss(name, reduction === 'sum' ? { ...rest, reduction } : rest);
   const size = input.shape.reduce((a, b) => a * b, 1);
   if (input.yTrue.length !== size || input.yPred.length !== size) throw new LossError(`${name}: shape [${input.shape.join(',')}] needs ${size} values, got yTrue ${input.yTrue.length} and yPred ${input.yPred.length}`);
   const v = tf.tidy(() => loss(tf.tensor(input.yTrue, input.shape), tf.tensor(input.yPred, input.shape)));
