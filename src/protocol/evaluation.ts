@@ -37,6 +37,12 @@ export interface ClassReport {
   mce: number;
   ace: number;
   reliability: ReliabilityBin[];
+  /** One-vs-rest NLL of this class: mean over voxels of −[y·log p + (1−y)·log(1−p)] (optional). */
+  nll?: number;
+  /** One-vs-rest Brier of this class: mean over voxels of (y − p)² (optional). */
+  brier?: number;
+  /** DSC / IoU from confusion counts pooled over all voxels of the split, not averaged over cases (optional). */
+  pooled?: { dsc: number | null; iou: number | null };
 }
 
 export interface SweepPoint {
@@ -67,7 +73,7 @@ export interface EvaluationReport {
   numCases: number;
   bins: number;
   /** Overlap means over the foreground classes; calibration over all voxels. */
-  overall: CalibrationSummary & { dsc: number | null; iou: number | null; precision: number | null; recall: number | null; specificity: number | null };
+  overall: CalibrationSummary & { dsc: number | null; iou: number | null; precision: number | null; recall: number | null; specificity: number | null; pooledDsc?: number | null };
   /** Top-label reliability diagram. */
   reliability: ReliabilityBin[];
   perClass: ClassReport[];

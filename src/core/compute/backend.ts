@@ -18,6 +18,7 @@ import type { BackendInfo, BackendName } from '../../protocol/training';
 import { installConv2dGradients } from './conv2d';
 import { runGradientChecks, GRADCHECK_TOLERANCE } from './gradcheck';
 import { defaultBackendsDirectory } from './install';
+import { hardwareAdapterProblem, prepareWebgpuBackend } from './webgpu';
 
 export type BackendChoice = 'auto' | BackendName;
 export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -120,17 +121,10 @@ async function load(b: BackendName, dir?: string): Promise<Loaded> {
       return { tfName: 'tensorflow', versions: { [pkg]: packageVersion(path, pkg) ?? 'unknown' }, replacementKernels: false };
     }
     case 'webgpu': {
-      const gpuPkg = requireFrom('webgpu', dir);
-      const backendPkg = requireFrom('@tensorflow/tfjs-backend-webgpu', dir);
-      const webgpu = gpuPkg.module as { create?: (opts: string[]) => unknown; globals?: Record<string, unknown> };
-      if (webgpu.globals) Object.assign(globalThis, webgpu.globals);
-      const gpu = webgpu.create?.([]) as { requestAdapter(): Promise<{ info?: { description?: string }; isFallbackAdapter?: boolean } | null> } | undefined;
-      if (!gpu) throw new Error("the 'webgpu' package did not provide create()");
-      (globalThis as { navigator?: unknown }).navigator = { ...((globalThis as { navigator?: object }).navigator ?? {}), gpu };
-      const adapter = await gpu.requestAdapter();
-      if (!adapter) throw new Error('no WebGPU adapter (requestAdapter() returned null: no Vulkan driver?)');
+      // The globals must exist before tfjs-backend-webgpu loads (see webgpu.ts); reads must be async.
+      const { versions } = await prepareWebgpuBackend((name) => requireFrom(name, dir), packageVersion);
       await activate('webgpu');
-      return { tfName: 'webgpu', versions: { webgpu: packageVersion(gpuPkg.path, 'webgpu') ?? 'unknown', '@tensorflow/tfjs-backend-webgpu': packageVersion(backendPkg.path, '@tensorflow/tfjs-backend-webgpu') ?? 'unknown' }, replacementKernels: false };
+      return { tfName: 'webgpu', versions, replacementKernels: false };
     }
     case 'wasm': {
       const wasmPath = localRequire.resolve('@tensorflow/tfjs-backend-wasm');
@@ -152,15 +146,10 @@ async function load(b: BackendName, dir?: string): Promise<Loaded> {
   }
 }
 
-/** Is a hardware WebGPU adapter present? (auto only picks webgpu on real hardware, not lavapipe.) */
+/** null when a hardware WebGPU adapter is present, else why not (auto only picks webgpu on real hardware, not lavapipe). */
 async function hasHardwareWebgpu(dir?: string): Promise<string | null> {
   try {
-    const gpuPkg = requireFrom('webgpu', dir).module as { create?: (o: string[]) => { requestAdapter(): Promise<{ isFallbackAdapter?: boolean; info?: { vendor?: string; description?: string } } | null> } };
-    const adapter = await gpuPkg.create?.([])?.requestAdapter();
-    if (!adapter) return 'no WebGPU adapter';
-    const desc = `${adapter.info?.vendor ?? ''} ${adapter.info?.description ?? ''}`.toLowerCase();
-    if (adapter.isFallbackAdapter || desc.includes('llvmpipe') || desc.includes('lavapipe') || desc.includes('swiftshader')) return `only a software adapter (${desc.trim() || 'fallback'})`;
-    return null;
+    return await hardwareAdapterProblem((name) => requireFrom(name, dir));
   } catch (e) {
     return (e as Error).message.split('\n')[0] ?? 'unavailable';
   }
@@ -238,12 +227,11 @@ export async function listBackends(opts: { backendsDirectory?: string } = {}): P
   };
   for (const name of AUTO_ORDER) {
     if (name === 'webgpu') {
+      // The adapter check first: it installs navigator.gpu, which tfjs-backend-webgpu looks for when it loads.
+      const why = await hasHardwareWebgpu(opts.backendsDirectory);
       const p = probe(name, '@tensorflow/tfjs-backend-webgpu');
       if (!p.ok) out.push({ name, available: false, reason: p.reason, version: null });
-      else {
-        const why = await hasHardwareWebgpu(opts.backendsDirectory);
-        out.push({ name, available: why === null, reason: why ?? p.reason, version: p.version });
-      }
+      else out.push({ name, available: why === null, reason: why ?? p.reason, version: p.version });
       continue;
     }
     const pkg = { 'tensorflow-gpu': '@tensorflow/tfjs-node-gpu', tensorflow: '@tensorflow/tfjs-node', wasm: '@tensorflow/tfjs-backend-wasm', cpu: '@tensorflow/tfjs-backend-cpu' }[name];

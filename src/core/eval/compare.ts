@@ -236,10 +236,10 @@ export function compareMarkdown(runs: ComparedRun[], createdAt = new Date().toIS
 }
 
 const DEFINITIONS = [
-  'DSC, IoU: argmax prediction, per case and foreground class, then the NaN-aware mean (a case with an empty ground truth and an empty prediction is left out).',
-  'NLL: mean over voxels of −Σ_c y·log p (p clipped to [1e-7, 1]).',
-  'Brier: mean over voxels of Σ_c (y − p)² / C.',
-  'ECE / MCE: top-label (max probability against argmax correctness), equal-width bins, count-weighted mean / maximum of |accuracy − confidence|. ACE: the same with equal-mass bins.',
+  'DSC, IoU: argmax prediction; per case and class, then the NaN-aware mean over cases (a case whose class is absent from both truth and prediction is left out), then the mean over the foreground classes.',
+  'NLL: mean over voxels of −Σ_c y·log p (p clipped below at 1e-7).',
+  'Brier: mean over voxels of Σ_c (y − p)² / C (normalised by the number of classes C).',
+  'ECE / MCE: top-label (max probability against argmax correctness), equal-width bins, count-weighted mean / maximum of |accuracy − confidence|. ACE: the mean gap over equal-mass bins of the top-label confidence.',
   'T: one temperature fitted on the validation split by minimising NLL; "after T" is the evaluated split with p ∝ p^(1/T). Temperature scaling never changes the argmax, so DSC and IoU are unchanged.',
 ];
 

@@ -4,11 +4,11 @@
 // arrays under <run>/predictions/. Cases are streamed one at a time: no full-dataset arrays.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CalibrationSummary, CaseReport, ClassReport, EvaluationReport, ReliabilityBin, SweepPoint, ThresholdChoice } from '../../protocol/evaluation';
+import type { CalibrationSummary, CaseReport, ClassReport, EvaluationReport, SweepPoint, ThresholdChoice } from '../../protocol/evaluation';
 import type { RunSummary, TrainingEvent } from '../../protocol/training';
 import type { ExperimentConfig } from '../config/schema';
 import { selectBackend } from '../compute/backend';
-import { applyTemperature, CalibrationAccumulator, fitTemperature, SegmentationAccumulator, thresholdSweep } from '../metrics';
+import { applyTemperature, CalibrationAccumulator, DEFAULT_THRESHOLDS, fitTemperature, nanMean, SegmentationAccumulator, segmentationMetrics, ThresholdSweepAccumulator, type CalibrationResult, type OverlapScores } from '../metrics';
 import { loadCheckpoint } from '../models/checkpoint';
 import { UNet } from '../models/unet';
 import type { TrainingData } from '../train/data-source';
@@ -42,10 +42,6 @@ export class EvaluationError extends Error {
   }
 }
 
-/** The default sweep: 0.05, 0.10, ..., 0.95. */
-export function defaultThresholds(): number[] {
-  return Array.from({ length: 19 }, (_, i) => Math.round((i + 1) * 5) / 100);
-}
 
 /** Upper bound on validation voxels kept in memory to fit the temperature (a strided sample beyond it). */
 export const TEMPERATURE_FIT_MAX_VOXELS = 2_000_000;
@@ -119,9 +115,12 @@ function readThresholdChoice(runDir: string): EvaluationReport['threshold'] {
 
 /** Evaluates the model on the configured split and writes evaluation.json + previews. */
 export async function evaluateAfterTraining(ctx: EvaluateContext): Promise<RunSummary['test']> {
-  const report = await evaluateModel(ctx);
-  const test = { dsc: report.overall.dsc ?? NaN, iou: report.overall.iou ?? NaN, nll: report.overall.nll, brier: report.overall.brier, ece: report.overall.ece };
-  return test;
+  return headline(await evaluateModel(ctx));
+}
+
+/** The run summary's `test` numbers from a report (DSC/IoU NaN when undefined). */
+export function headline(r: EvaluationReport): NonNullable<RunSummary['test']> {
+  return { dsc: r.overall.dsc ?? NaN, iou: r.overall.iou ?? NaN, nll: r.overall.nll, brier: r.overall.brier, ece: r.overall.ece };
 }
 
 /** evaluateAfterTraining, returning the whole report. */
@@ -136,7 +135,7 @@ export async function evaluateModel(ctx: EvaluateContext): Promise<EvaluationRep
   const numClasses = classes.length;
   const head = config.model.head;
   const bins = config.eval.bins;
-  const thresholds = config.eval.thresholds ? [...config.eval.thresholds].sort((a, b) => a - b) : defaultThresholds();
+  const thresholds = config.eval.thresholds ? [...new Set(config.eval.thresholds)].sort((a, b) => a - b) : [...DEFAULT_THRESHOLDS];
   const checkpoint = ctx.checkpoint ?? config.eval.checkpoint;
 
   // --- the split ---
@@ -174,7 +173,7 @@ export async function evaluateModel(ctx: EvaluateContext): Promise<EvaluationRep
     probsParts.length = 0;
     labelParts.length = 0;
     fitVoxels = labels.length;
-    const fit = fitTemperature({ probs, labels, numClasses });
+    const fit = fitTemperature({ probs, labels, numClasses, bins });
     temperature = fit.temperature;
     log('info', `temperature scaling: T = ${temperature.toFixed(4)} fitted on ${valIds.length} val cases (${fitVoxels} voxels${stride > 1 ? `, every ${stride}th` : ''}); val NLL ${fit.nllBefore.toFixed(4)} → ${fit.nllAfter.toFixed(4)}`);
   }
@@ -183,10 +182,11 @@ export async function evaluateModel(ctx: EvaluateContext): Promise<EvaluationRep
   const seg = new SegmentationAccumulator({ numClasses });
   const calBefore = new CalibrationAccumulator({ numClasses, bins });
   const calAfter = new CalibrationAccumulator({ numClasses, bins });
-  const caseSeg = new SegmentationAccumulator({ numClasses });
-  const caseCal = new CalibrationAccumulator({ numClasses, bins });
-  const sweepClasses = numClasses === 2 ? [1] : Array.from({ length: numClasses - 1 }, (_, i) => i + 1);
-  const sweepCounts = sweepClasses.map(() => thresholds.map(() => ({ tp: 0, fp: 0, fn: 0 })));
+  const caseCal = new CalibrationAccumulator({ numClasses, bins: 1 });
+  const sweepClasses = Array.from({ length: numClasses - 1 }, (_, i) => i + 1);
+  const sweepAcc = new ThresholdSweepAccumulator({ numClasses, thresholds, classes: sweepClasses });
+  // Per class, per case overlap scores (one number per case and class, not voxel arrays).
+  const perCaseScores: OverlapScores[][] = classes.map(() => []);
   const previews = new PreviewWriter(runDir, { split, numClasses, classes, channels: data.channels, probChannels: head === 'sigmoid' ? 1 : numClasses });
   const cases: CaseReport[] = [];
   let voxels = 0;
@@ -196,21 +196,12 @@ export async function evaluateModel(ctx: EvaluateContext): Promise<EvaluationRep
     seg.update(probs, c.labels);
     calBefore.update(probs, c.labels);
     calAfter.update(useT ? applyTemperature(probs, numClasses, temperature) : probs, c.labels);
-    caseSeg.reset();
+    sweepAcc.update(probs, c.labels);
+    const cs = segmentationMetrics({ probs, labels: c.labels, shape: c.spatial, numClasses });
+    cs.perClass.forEach((sc, ci) => perCaseScores[ci]!.push(sc));
     caseCal.reset();
-    caseSeg.update(probs, c.labels);
     caseCal.update(probs, c.labels);
-    const cs = caseSeg.aggregate();
     const cc = caseCal.aggregate();
-    sweepClasses.forEach((ci, k) => {
-      const sw = thresholdSweep({ probs, labels: c.labels, numClasses, classIndex: ci, thresholds });
-      sw.forEach((pt, j) => {
-        const acc = sweepCounts[k]![j]!;
-        acc.tp += pt.tp;
-        acc.fp += pt.fp;
-        acc.fn += pt.fn;
-      });
-    });
     const dsc = nullIfNaN(cs.meanForeground.dsc);
     let preview: number | null = null;
     if (previewSet.has(c.id)) preview = previews.add({ id: c.id, spatial: c.spatial, image: c.image, labels: c.labels, probs: probsAsSaved(probs, numClasses, head), dsc, nll: cc.nll });
@@ -218,34 +209,37 @@ export async function evaluateModel(ctx: EvaluateContext): Promise<EvaluationRep
   }
   const previewIndex = previews.finish();
 
-  const s = seg.aggregate();
+  const pooled = seg.aggregate();
   const before = calBefore.aggregate();
   const afterAgg = calAfter.aggregate();
-  const summaryOf = (k: typeof before): CalibrationSummary => ({ nll: k.nll, brier: k.brier, ece: k.ece, mce: k.mce, rmsce: k.rmsce, ace: k.ace, marginalEce: k.marginalEce });
+  const summaryOf = (k: CalibrationResult): CalibrationSummary => ({ nll: k.nll, brier: k.brier, ece: k.ece, mce: k.mce, rmsce: k.rmsce, ace: k.ace, marginalEce: k.marginalEce });
+  // Overlap: per class the NaN-aware mean over cases; overall the mean of that over the foreground.
+  const caseMean = (ci: number, key: keyof OverlapScores) => nullIfNaN(nanMean(perCaseScores[ci]!.map((x) => x[key])));
   const perClass: ClassReport[] = classes.map((name, index) => {
-    const sc = s.perClass[index]!;
     const kc = before.perClass[index]!;
     return {
       index,
       name,
-      dsc: nullIfNaN(sc.dsc),
-      iou: nullIfNaN(sc.iou),
-      precision: nullIfNaN(sc.precision),
-      recall: nullIfNaN(sc.recall),
-      specificity: nullIfNaN(sc.specificity),
+      dsc: caseMean(index, 'dsc'),
+      iou: caseMean(index, 'iou'),
+      precision: caseMean(index, 'precision'),
+      recall: caseMean(index, 'recall'),
+      specificity: caseMean(index, 'specificity'),
       ece: kc.ece,
       mce: kc.mce,
       ace: kc.ace,
-      reliability: kc.reliability as ReliabilityBin[],
+      reliability: kc.reliability,
+      pooled: { dsc: nullIfNaN(pooled.perClass[index]!.dsc), iou: nullIfNaN(pooled.perClass[index]!.iou) },
+      nll: kc.nll,
+      brier: kc.brier,
     };
   });
-  const sweep = sweepClasses.map((ci, k) => ({
-    classIndex: ci,
-    className: classes[ci] as string,
-    points: thresholds.map((threshold, j): SweepPoint => {
-      const { tp, fp, fn } = sweepCounts[k]![j]!;
-      return { threshold, precision: tp + fp > 0 ? tp / (tp + fp) : null, recall: tp + fn > 0 ? tp / (tp + fn) : null, dsc: 2 * tp + fp + fn > 0 ? (2 * tp) / (2 * tp + fp + fn) : null };
-    }),
+  const fg = perClass.filter((c) => c.index > 0);
+  const fgMean = (key: 'dsc' | 'iou' | 'precision' | 'recall' | 'specificity') => nullIfNaN(nanMean(fg.map((c) => c[key])));
+  const sweep = sweepAcc.aggregate().map((s) => ({
+    classIndex: s.classIndex,
+    className: classes[s.classIndex] as string,
+    points: s.points.map((p): SweepPoint => ({ threshold: p.threshold, precision: nullIfNaN(p.precision), recall: nullIfNaN(p.recall), dsc: nullIfNaN(p.dsc) })),
   }));
 
   const report: EvaluationReport = {
@@ -259,16 +253,17 @@ export async function evaluateModel(ctx: EvaluateContext): Promise<EvaluationRep
     bins,
     overall: {
       ...summaryOf(before),
-      dsc: nullIfNaN(s.meanForeground.dsc),
-      iou: nullIfNaN(s.meanForeground.iou),
-      precision: nullIfNaN(s.meanForeground.precision),
-      recall: nullIfNaN(s.meanForeground.recall),
-      specificity: nullIfNaN(s.meanForeground.specificity),
+      dsc: fgMean('dsc'),
+      iou: fgMean('iou'),
+      precision: fgMean('precision'),
+      recall: fgMean('recall'),
+      specificity: fgMean('specificity'),
+      pooledDsc: nullIfNaN(pooled.meanForeground.dsc),
     },
-    reliability: before.reliability as ReliabilityBin[],
+    reliability: before.reliability,
     perClass,
     thresholdSweep: sweep,
-    temperature: { temperature, before: summaryOf(before), after: summaryOf(afterAgg), reliabilityAfter: afterAgg.reliability as ReliabilityBin[], fitOn: 'val', fitVoxels, ...(useT ? {} : { disabled: true }) },
+    temperature: { temperature, before: summaryOf(before), after: summaryOf(afterAgg), reliabilityAfter: afterAgg.reliability, fitOn: 'val', fitVoxels, ...(useT ? {} : { disabled: true }) },
     cases,
     threshold: readThresholdChoice(runDir),
     timings: { evalMs: Date.now() - t0, voxels },
@@ -276,7 +271,7 @@ export async function evaluateModel(ctx: EvaluateContext): Promise<EvaluationRep
   const path = join(runDir, RUN_FILES.evaluation);
   writeJsonAtomic(path, report);
   log('info', `evaluation (${split}, ${cases.length} cases, ${previewIndex.cases.length} previews): DSC ${report.overall.dsc?.toFixed(4) ?? '—'}, NLL ${report.overall.nll.toFixed(4)}, Brier ${report.overall.brier.toFixed(4)}, ECE ${report.overall.ece.toFixed(4)}; after T: NLL ${report.temperature.after.nll.toFixed(4)}, ECE ${report.temperature.after.ece.toFixed(4)} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
-  emit({ type: 'evaluated', runId, path, test: { dsc: report.overall.dsc ?? NaN, iou: report.overall.iou ?? NaN, nll: report.overall.nll, brier: report.overall.brier, ece: report.overall.ece } });
+  emit({ type: 'evaluated', runId, path, test: headline(report) });
   return report;
 }
 
@@ -318,7 +313,7 @@ export async function evaluateRun(runDir: string, opts: EvaluateRunOptions = {})
     const report = await evaluateModel({ runDir, runId: rec.id, model, data, emit, config, checkpoint, split: opts.split });
     if (report.split === 'test') {
       const latest = readRunRecord(runDir);
-      latest.summary = { ...latest.summary, test: { dsc: report.overall.dsc ?? NaN, iou: report.overall.iou ?? NaN, nll: report.overall.nll, brier: report.overall.brier, ece: report.overall.ece } };
+      latest.summary = { ...latest.summary, test: headline(report) };
       latest.updatedAt = new Date().toISOString();
       writeRunRecord(runDir, latest);
     }

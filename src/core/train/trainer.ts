@@ -84,6 +84,21 @@ function batchTensors(b: Batch, numClasses: number): { x: tf.Tensor; y: tf.Tenso
   return { x: tf.tensor(b.x, b.shape), y: tf.tensor(oneHot(b.labels, numClasses), [...spatialShape, numClasses]) };
 }
 
+/**
+ * One training step: gradients, their global norm (a NaN/Inf guard that also catches divergence hidden
+ * by the probability clipping of the losses), then the update. Returns [loss, gradient norm] as one
+ * tensor (the caller owns it) so that a step needs one read-back. Also used by the benchmark.
+ */
+export function trainStep(model: UNet, optimizer: tf.Optimizer, lossFn: (y: tf.Tensor, p: tf.Tensor) => tf.Tensor, vars: tf.Variable[], batch: Batch, numClasses: number): tf.Tensor1D {
+  return tf.tidy(() => {
+    const { x, y } = batchTensors(batch, numClasses);
+    const { value, grads } = tf.variableGrads(() => lossFn(y, model.predict(x, true)) as tf.Scalar, vars);
+    const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+    optimizer.applyGradients(grads);
+    return tf.stack([value, norm]) as tf.Tensor1D;
+  });
+}
+
 function finiteOrNaN(v: number | null | undefined): number {
   return v === null || v === undefined ? NaN : v;
 }
@@ -227,15 +242,8 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
         step++;
         globalStep++;
         const ts = Date.now();
-        // One step: gradients, their global norm (a NaN/Inf guard that also catches divergence hidden
-        // by the probability clipping of the losses), then the update. One read-back per step.
-        const readout = tf.tidy(() => {
-          const { x, y } = batchTensors(batch, numClasses);
-          const { value, grads } = tf.variableGrads(() => lossFn(y, model!.predict(x, true)) as tf.Scalar, vars);
-          const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
-          optimizer!.applyGradients(grads);
-          return tf.stack([value, norm]);
-        });
+        // One step (trainStep), one read-back.
+        const readout = trainStep(model, optimizer, lossFn, vars, batch, numClasses);
         model.commitStatistics();
         const [lossV, gradNorm] = (await readout.data()) as Float32Array;
         readout.dispose();
