@@ -45,9 +45,11 @@ const rssMB = (): number => process.memoryUsage().rss / MB;
 /** Peak resident set size of this process so far (getrusage ru_maxrss). */
 const peakRssMB = (): number => (process.resourceUsage().maxRSS * 1024) / MB;
 
+/** Selects the backend; returns its name, with the adapter for webgpu (e.g. "webgpu (nvidia, hopper, ...)"). */
 async function backend(): Promise<string> {
   const b = await selectBackend(arg('backend', 'wasm') as BackendChoice, { log: (m) => process.stderr.write(`${m}\n`) });
-  return b.name;
+  const adapter = b.versions['webgpu adapter'];
+  return adapter ? `${b.name} (${adapter})` : b.name;
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -136,7 +136,9 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentNode>,
         const { info } = node.entry;
         const hasRuns = node.entry.runs.length + node.entry.pending.length > 0;
         const item = new vscode.TreeItem(configLabel(info), hasRuns ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
-        item.id = `config:${info.configPath}`;
+        // A new id once the config has runs: VS Code keeps the collapse state per id, and an item first
+        // shown without children would stay collapsed.
+        item.id = `config:${hasRuns ? 'runs' : 'empty'}:${info.configPath}`;
         item.resourceUri = vscode.Uri.file(info.configPath);
         item.description = configDescription(info);
         const errors = info.diagnostics.filter((d) => d.severity === 'error');

@@ -12,9 +12,14 @@
 //    tf.oneHot on int32 labels gives wrong values: build one-hot as float (the trainer does both).
 //  - tfjs-backend-webgpu 4.22's PadV2 generates invalid WGSL for rank 5 and 6 ("cannot index type
 //    'vec5'"): the command buffer is dropped and the result is silently wrong. Its Select (tf.where, used
-//    by the gradient of clipByValue in every loss) throws for rank > 4. installWebgpuKernelFixes()
-//    wraps both kernels so that they run on an equivalent tensor of rank <= 4 (our conv2dTranspose pads a
-//    rank-6 view; 3D losses clip rank-5 probabilities).
+//    by the gradient of clipByValue in every loss) throws for rank > 4. Its binary ops (add, mul, ...)
+//    broadcasting a short vector along the last axis of a rank-5 tensor (a bias add in 3D) also generate
+//    invalid WGSL, silently. installWebgpuKernelFixes() wraps these kernels so that they run on an
+//    equivalent tensor of rank <= 4 (our conv2dTranspose pads a rank-6 view; 3D layers add biases to and
+//    losses clip rank-5 tensors).
+//  - Its AddN binds every input as a storage buffer: with more than 7 inputs it exceeds WebGPU's default
+//    limit of 8 storage buffers per shader stage, and the result is silently garbage (the trainer's global
+//    gradient norm adds one term per weight). The wrapper adds at most 4 tensors per kernel call.
 import * as tf from '@tensorflow/tfjs-core';
 
 export type RequireFn = (name: string) => { module: unknown; path: string };
@@ -189,7 +194,10 @@ export function collapsePadding(shape: readonly number[], paddings: readonly Pad
 
 let kernelFixes = false;
 
-/** Wraps webgpu's PadV2 and Select so that tensors of rank > 4 run as rank <= 4 views. Idempotent. */
+/** Binary kernels of tfjs-backend-webgpu 4.22 (inputs a and b) built on its BinaryOpProgram. */
+const BINARY_KERNELS = ['Add', 'Sub', 'Multiply', 'RealDiv', 'FloorDiv', 'Mod', 'Pow', 'SquaredDifference', 'Maximum', 'Minimum', 'Atan2', 'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr'];
+
+/** Wraps webgpu's PadV2, Select and binary kernels so that tensors of rank > 4 run as rank <= 4 views. Idempotent. */
 export function installWebgpuKernelFixes(): void {
   if (kernelFixes) return;
   const pad = tf.getKernel('PadV2', 'webgpu');
@@ -219,6 +227,69 @@ export function installWebgpuKernelFixes(): void {
       return y;
     },
   });
+
+  // A binary op whose one operand is a vector [k] (k > 1) broadcast along the last axis of a rank > 4
+  // operand [..., k]: run it on the [size / k, k] view of the big operand.
+  for (const name of BINARY_KERNELS) {
+    const k = tf.getKernel(name, 'webgpu');
+    if (!k) continue;
+    tf.unregisterKernel(name, 'webgpu');
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'webgpu',
+      kernelFunc: (args) => {
+        const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+        const big = a.shape.length > 4 && b.shape.length === 1 ? 'a' : b.shape.length > 4 && a.shape.length === 1 ? 'b' : null;
+        const vec = big === 'a' ? b : a;
+        const full = big === 'a' ? a : b;
+        if (!big || (vec.shape[0] as number) <= 1 || vec.shape[0] !== full.shape[full.shape.length - 1]) return k.kernelFunc(args);
+        const backend = args.backend as Backend;
+        const last = vec.shape[0] as number;
+        const fr = reshape(full, [full.shape.reduce((x, y) => x * y, 1) / last, last], backend);
+        const inputs = big === 'a' ? { a: fr, b: vec } : { a: vec, b: fr };
+        const yr = k.kernelFunc({ inputs, attrs: args.attrs, backend }) as tf.TensorInfo;
+        backend.disposeData(fr.dataId);
+        const y = reshape(yr, [...full.shape], backend);
+        backend.disposeData(yr.dataId);
+        return y;
+      },
+    });
+  }
+
+  const addN = tf.getKernel('AddN', 'webgpu');
+  if (addN) {
+    const MAX_INPUTS = 4;
+    tf.unregisterKernel('AddN', 'webgpu');
+    tf.registerKernel({
+      kernelName: 'AddN',
+      backendName: 'webgpu',
+      kernelFunc: (args) => {
+        let level = Object.values(args.inputs) as tf.TensorInfo[];
+        if (level.length <= MAX_INPUTS) return addN.kernelFunc(args);
+        const backend = args.backend as Backend;
+        // Partial sums are ours to free once added up; the caller's inputs are not.
+        const partials = new Set<tf.TensorInfo>();
+        while (level.length > 1) {
+          const next: tf.TensorInfo[] = [];
+          for (let i = 0; i < level.length; i += MAX_INPUTS) {
+            const group = level.slice(i, i + MAX_INPUTS);
+            if (group.length === 1) {
+              next.push(group[0] as tf.TensorInfo);
+              continue;
+            }
+            const sum = addN.kernelFunc({ inputs: group as unknown as tf.NamedTensorInfoMap, attrs: {}, backend }) as tf.TensorInfo;
+            for (const t of group) {
+              if (partials.delete(t)) backend.disposeData(t.dataId);
+            }
+            partials.add(sum);
+            next.push(sum);
+          }
+          level = next;
+        }
+        return level[0] as tf.TensorInfo;
+      },
+    });
+  }
 
   tf.unregisterKernel('Select', 'webgpu');
   tf.registerKernel({

@@ -1,197 +1,114 @@
-// The DSC++ loss family (Yeung et al., J. Digit. Imaging 2022; official code mlyg/DicePlusPlus and
-// mlyg/unified-focal-loss), for tfjs. Layout: channels-last, yTrue one-hot float [N, ...spatial, C],
-// yPred probabilities of the same shape (C = 1 for a sigmoid head). p is clipped to [ε, 1−ε], ε = 1e-7;
-// the target is not clipped.
+// The DSC++ loss family (Yeung et al., "Calibrating the Dice loss to handle neural network overconfidence
+// for biomedical image segmentation", J. Digit. Imaging 2022; definitions follow the authors' code,
+// mlyg/DicePlusPlus and mlyg/unified-focal-loss), for tfjs.
 //
-// Per sample n and class c, summing over the spatial axes only (and over the batch with batchDice):
-//   TP = Σ y·p,  FP_γ = Σ ((1−y)·p)^γ,  FN_γ = Σ (y·(1−p))^γ        (γ = 1: the ordinary soft terms)
+// Layout: channels-last. yTrue is one-hot float [N, ...spatial, C]; yPred holds probabilities of the same
+// shape (C = 1 for a sigmoid head). p is clipped to [ε, 1−ε] with ε = 1e-7; the target is not clipped.
 //
-//   dice             1 − (2TP+s)/(2TP+FP+FN+s)                                   smooth s = 1e-6
-//   dscpp            the same with FP_γ, FN_γ                                     gamma 2
-//   tversky(++)      1 − TI,  TI = (TP+s)/(TP + δ·FN + (1−δ)·FP + s)              delta 0.7 (gamma 2)
-//   focal_tversky(++) (1 − TI)^γf                                                focalGamma 0.75
-//   ce               mean over voxels of −Σ_c y·log p
-//   focal            mean over voxels of −Σ_c y·(1−p)^γf·log p                     focalGamma 2
-//   combo(++)        w·dice(++) + (1−w)·ce                                         weight w = 0.5
-//   unified_focal(++) λ·AFTL + (1−λ)·AFL (asymmetric Unified Focal loss)         weight λ 0.5, delta 0.6, focalGamma 0.5
-//       AFTL = mean over [1−TI_0, (1−TI_c)^(1−γf) for foreground c ≥ 1]    (background not focal)
-//       AFL  = mean over voxels of (1−δ)·(1−p_0)^γf·CE_0 + Σ_{c≥1} δ·CE_c  (background focal only)
+// Per sample n and class c, summing over the spatial axes only (over the batch too with batchDice):
+//   TP = Σ y·p,   FP_γ = Σ ((1−y)·p)^γ,   FN_γ = Σ (y·(1−p))^γ          (γ = 1: the ordinary soft terms)
 //
-// Region losses are averaged over (n, c); `classWeights` makes it a weighted mean over classes;
-// `includeBackground: false` drops class 0. `reduction`: 'mean' (default) a scalar, 'sum' the sum of the
-// per-sample losses, 'none' the per-sample losses [N] ([1] with batchDice).
-// For a single-channel (sigmoid) layout, region losses use that channel as is; ce, focal, combo and
-// unified_focal expand it to [1−p, p].
+//   dice               1 − (2TP+s)/(2TP+FP+FN+s), γ = 1                              smooth s = 1e-6
+//   dscpp              the same with FP_γ, FN_γ                                       gamma 2
+//   tversky(++)        1 − TI,  TI = (TP+s)/(TP + δ·FN + (1−δ)·FP + s)               delta 0.7 (++: gamma 2)
+//   focal_tversky(++)  (1 − TI)^γf                                                   delta 0.7, focalGamma 0.75
+//   ce                 mean over voxels of −Σ_c y·log p
+//   focal              mean over voxels of −Σ_c y·(1−p)^γf·log p                      focalGamma 2
+//   combo(++)          w·dice + (1−w)·ce  (combo++: w·dscpp + (1−w)·ce)               weight w 0.5
+//   unified_focal(++)  λ·AFTL + (1−λ)·AFL, asymmetric Unified Focal loss              weight λ 0.5, delta 0.6,
+//                                                                                    focalGamma 0.5 (++: gamma 2)
+//       AFTL = mean over classes of [ 1−TI_0 (background, not focal),  (1−TI_c)^(1−γf) for c ≥ 1 ]
+//       AFL  = mean over voxels of (1−δ)·(1−p_0)^γf·(−y_0 log p_0) + Σ_{c≥1} δ·(−y_c log p_c)
+//       (background suppressed in AFL, foreground enhanced in AFTL; ++ uses FP_γ, FN_γ inside TI).
+//
+// Reduction. Every loss first forms one value per sample: region losses the (weighted) mean over classes,
+// pixel losses the mean over the sample's voxels. 'mean' averages those over the batch (for region losses
+// that is the mean over (n, c) of the issue's table), 'sum' adds them, 'none' returns them as a [N] tensor
+// ([1] with batchDice, whose sums run over the batch).
+//
+// classWeights (one per channel): region losses take Σ_c w_c·L_c / Σ_c w_c; CE-type losses weigh each class
+// term of the voxel sum. includeBackground: false gives class 0 weight 0 (needs C ≥ 2).
+//
+// Sigmoid layout (C = 1): region losses use the single channel as it is (the foreground); ce, focal and the
+// CE half of combo use binary cross-entropy, i.e. the channel expanded to [1−p, p] with the single class
+// weight (if given) applied to both terms; unified_focal expands it to [1−p, p] (background, foreground).
 import * as tf from '@tensorflow/tfjs-core';
-import { suggest } from '../util/suggest';
+import { LOSS_DEFAULTS, LOSS_NAMES, LOSS_OPTION_KEYS, REDUCTIONS, isLossName, resolveLossOptions, validateLossOptions, type LossName, type LossOptions, type Reduction } from './options';
 
-export const LOSS_NAMES = ['dice', 'dscpp', 'tversky', 'tversky++', 'focal_tversky', 'focal_tversky++', 'ce', 'focal', 'combo', 'combo++', 'unified_focal', 'unified_focal++'] as const;
-export type LossName = (typeof LOSS_NAMES)[number];
+export { LOSS_DEFAULTS, LOSS_NAMES, LOSS_OPTION_KEYS, REDUCTIONS, isLossName, validateLossOptions };
+export type { LossName, LossOptions, Reduction };
 
-export type Reduction = 'mean' | 'sum' | 'none';
-
-export interface LossOptions {
-  smooth?: number;
-  gamma?: number;
-  delta?: number;
-  focalGamma?: number;
-  weight?: number;
-  includeBackground?: boolean;
-  batchDice?: boolean;
-  classWeights?: number[];
-  reduction?: Reduction;
-}
-
-type Key = keyof LossOptions;
-const REGION_COMMON: Key[] = ['smooth', 'includeBackground', 'batchDice', 'classWeights', 'reduction'];
-const PIXEL_COMMON: Key[] = ['includeBackground', 'classWeights', 'reduction'];
-
-const SPEC: Record<LossName, { keys: Key[]; defaults: LossOptions }> = {
-  dice: { keys: REGION_COMMON, defaults: { smooth: 1e-6 } },
-  dscpp: { keys: [...REGION_COMMON, 'gamma'], defaults: { smooth: 1e-6, gamma: 2 } },
-  tversky: { keys: [...REGION_COMMON, 'delta'], defaults: { smooth: 1e-6, delta: 0.7 } },
-  'tversky++': { keys: [...REGION_COMMON, 'delta', 'gamma'], defaults: { smooth: 1e-6, delta: 0.7, gamma: 2 } },
-  focal_tversky: { keys: [...REGION_COMMON, 'delta', 'focalGamma'], defaults: { smooth: 1e-6, delta: 0.7, focalGamma: 0.75 } },
-  'focal_tversky++': { keys: [...REGION_COMMON, 'delta', 'focalGamma', 'gamma'], defaults: { smooth: 1e-6, delta: 0.7, focalGamma: 0.75, gamma: 2 } },
-  ce: { keys: PIXEL_COMMON, defaults: {} },
-  focal: { keys: [...PIXEL_COMMON, 'focalGamma'], defaults: { focalGamma: 2 } },
-  combo: { keys: [...REGION_COMMON, 'weight'], defaults: { smooth: 1e-6, weight: 0.5 } },
-  'combo++': { keys: [...REGION_COMMON, 'weight', 'gamma'], defaults: { smooth: 1e-6, weight: 0.5, gamma: 2 } },
-  unified_focal: { keys: ['smooth', 'batchDice', 'reduction', 'weight', 'delta', 'focalGamma'], defaults: { smooth: 1e-6, weight: 0.5, delta: 0.6, focalGamma: 0.5 } },
-  'unified_focal++': { keys: ['smooth', 'batchDice', 'reduction', 'weight', 'delta', 'focalGamma', 'gamma'], defaults: { smooth: 1e-6, weight: 0.5, delta: 0.6, focalGamma: 0.5, gamma: 2 } },
-};
-
-const COMMON_DEFAULTS: Required<Pick<LossOptions, 'includeBackground' | 'batchDice' | 'reduction'>> = { includeBackground: true, batchDice: false, reduction: 'mean' };
-
-export const LOSS_DEFAULTS: Record<LossName, LossOptions> = Object.fromEntries(
-  LOSS_NAMES.map((n) => [n, { ...Object.fromEntries(SPEC[n].keys.filter((k) => k in COMMON_DEFAULTS).map((k) => [k, COMMON_DEFAULTS[k as keyof typeof COMMON_DEFAULTS]])), ...SPEC[n].defaults }]),
-) as Record<LossName, LossOptions>;
-
+/** Clip of the predicted probabilities: p ∈ [EPSILON, 1 − EPSILON]. */
 export const EPSILON = 1e-7;
 
-function isLossName(n: string): n is LossName {
-  return (LOSS_NAMES as readonly string[]).includes(n);
+/** Thrown for bad options (when built) and bad tensors (when called); the message says what to fix. */
+export class LossError extends Error {
+  override name = 'LossError';
 }
 
-function show(v: unknown): string {
-  return typeof v === 'string' ? `'${v}'` : Array.isArray(v) ? `[${v.map(show).join(', ')}]` : String(v);
+/** `(yTrue, yPred) => loss`: a scalar, or a [N] tensor with reduction 'none'. */
+export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar;
+
+type Resolved = ReturnType<typeof resolveLossOptions>;
+
+function shapeStr(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
 }
 
-/** The error text createLoss would throw for these options, or null when they are valid. */
-export function validateLossOptions(name: string, options: Record<string, unknown>): string | null {
-  if (!isLossName(name)) {
-    const hint = suggest(name, LOSS_NAMES);
-    return `unknown loss '${name}'${hint ? `; did you mean '${hint}'?` : ''}`;
+function checkTensors(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor, o: Resolved): void {
+  if (!(yTrue instanceof tf.Tensor) || !(yPred instanceof tf.Tensor)) throw new LossError(`${name}: expected two tensors (yTrue, yPred), got ${typeof yTrue} and ${typeof yPred}`);
+  if (yTrue.rank !== yPred.rank || yTrue.shape.some((s, i) => s !== yPred.shape[i])) {
+    throw new LossError(`${name}: yTrue shape ${shapeStr(yTrue.shape)} does not match yPred shape ${shapeStr(yPred.shape)}`);
   }
-  const allowed = SPEC[name].keys;
-  for (const [k, v] of Object.entries(options)) {
-    if (v === undefined) continue;
-    if (!(allowed as string[]).includes(k)) {
-      const hint = suggest(k, allowed);
-      return `${name}: unknown option '${k}'${hint ? `; did you mean '${hint}'?` : ''} (options: ${allowed.join(', ')})`;
-    }
-    const num = typeof v === 'number' && Number.isFinite(v);
-    switch (k as Key) {
-      case 'gamma':
-        if (!num || (v as number) <= 0) return `${name}: option 'gamma' must be a number > 0, got ${show(v)}`;
-        break;
-      case 'focalGamma':
-        if (!num || (v as number) < 0) return `${name}: option 'focalGamma' must be a number >= 0, got ${show(v)}`;
-        break;
-      case 'smooth':
-        if (!num || (v as number) < 0) return `${name}: option 'smooth' must be a number >= 0, got ${show(v)}`;
-        break;
-      case 'delta':
-      case 'weight':
-        if (!num || (v as number) < 0 || (v as number) > 1) return `${name}: option '${k}' must be a number in [0, 1], got ${show(v)}`;
-        break;
-      case 'includeBackground':
-      case 'batchDice':
-        if (typeof v !== 'boolean') return `${name}: option '${k}' must be true or false, got ${show(v)}`;
-        break;
-      case 'reduction':
-        if (v !== 'mean' && v !== 'sum' && v !== 'none') return `${name}: option 'reduction' must be one of 'mean', 'sum', 'none', got ${show(v)}`;
-        break;
-      case 'classWeights':
-        if (!Array.isArray(v) || v.length === 0 || v.some((w) => typeof w !== 'number' || !Number.isFinite(w) || w < 0) || v.every((w) => w === 0)) {
-          return `${name}: option 'classWeights' must be a non-empty list of numbers >= 0, not all zero, got ${show(v)}`;
-        }
-        break;
-    }
+  if (yTrue.rank < 3) throw new LossError(`${name}: expected channels-last tensors [N, ...spatial, C] of rank >= 3, got yTrue shape ${shapeStr(yTrue.shape)} and yPred shape ${shapeStr(yPred.shape)}`);
+  const c = yPred.shape[yPred.rank - 1] as number;
+  if (o.classWeights && o.classWeights.length !== c) {
+    throw new LossError(`${name}: option 'classWeights' has ${o.classWeights.length} entries but yPred has ${c} channel${c === 1 ? '' : 's'} (shape ${shapeStr(yPred.shape)})`);
   }
-  return null;
+  if (!o.includeBackground && c < 2) throw new LossError(`${name}: includeBackground: false needs a background channel (C >= 2), got yPred shape ${shapeStr(yPred.shape)}`);
 }
 
-export class LossError extends Error {}
+/**
+ * x^g for x ≥ 0: exactly 0 at x = 0 (also for g < 1), with finite gradients everywhere (the step mask has
+ * a zero gradient, and the max keeps g·x^(g−1) finite where the mask is 0).
+ */
+function safePow(x: tf.Tensor, g: number): tf.Tensor {
+  if (g === 1) return x;
+  return tf.mul(tf.step(x), tf.pow(tf.maximum(x, 1e-30), g));
+}
 
-type Resolved = Required<Omit<LossOptions, 'classWeights'>> & { classWeights: number[] | null };
+/** Spatial axes of a [N, ...spatial, C] tensor. */
+function spatialAxes(rank: number): number[] {
+  return Array.from({ length: rank - 2 }, (_, i) => i + 1);
+}
 
-function resolve(name: LossName, options: LossOptions): Resolved {
-  const o = { ...LOSS_DEFAULTS[name], ...options } as LossOptions;
+/** TP, FP_γ, FN_γ as [N', C] (N' = N, or 1 with batchDice). */
+function regionTerms(y: tf.Tensor, p: tf.Tensor, gamma: number, batch: boolean): { tp: tf.Tensor; fp: tf.Tensor; fn: tf.Tensor } {
+  const axes = batch ? [0, ...spatialAxes(y.rank)] : spatialAxes(y.rank);
+  const sum = (t: tf.Tensor) => (batch ? tf.expandDims(tf.sum(t, axes), 0) : tf.sum(t, axes));
   return {
-    smooth: o.smooth ?? 1e-6,
-    gamma: o.gamma ?? 1,
-    delta: o.delta ?? 0.5,
-    focalGamma: o.focalGamma ?? 0,
-    weight: o.weight ?? 0.5,
-    includeBackground: o.includeBackground ?? true,
-    batchDice: o.batchDice ?? false,
-    reduction: o.reduction ?? 'mean',
-    classWeights: o.classWeights ?? null,
+    tp: sum(tf.mul(y, p)),
+    fp: sum(safePow(tf.mul(tf.sub(1, y), p), gamma)),
+    fn: sum(safePow(tf.mul(y, tf.sub(1, p)), gamma)),
   };
 }
 
-function shapeStr(t: tf.Tensor): string {
-  return `[${t.shape.join(',')}]`;
+/** Class weights after includeBackground (length C). */
+function weightsOf(c: number, o: Resolved): number[] {
+  return (o.classWeights ?? new Array<number>(c).fill(1)).map((w, i) => (!o.includeBackground && i === 0 ? 0 : w));
 }
 
-function checkShapes(name: string, yTrue: tf.Tensor, yPred: tf.Tensor, o: Resolved): void {
-  if (yTrue.shape.length !== yPred.shape.length || yTrue.shape.some((s, i) => s !== yPred.shape[i])) {
-    throw new LossError(`${name}: yTrue shape ${shapeStr(yTrue)} does not match yPred shape ${shapeStr(yPred)}`);
-  }
-  if (yTrue.rank < 3) throw new LossError(`${name}: expected channels-last tensors of rank >= 3 [N, ...spatial, C], got yTrue shape ${shapeStr(yTrue)} and yPred shape ${shapeStr(yPred)}`);
-  const c = yTrue.shape[yTrue.rank - 1] as number;
-  if (o.classWeights && o.classWeights.length !== c) throw new LossError(`${name}: classWeights has ${o.classWeights.length} entries but the tensors have ${c} channel${c === 1 ? '' : 's'} (shape ${shapeStr(yPred)})`);
-  if (!o.includeBackground && c === 1) throw new LossError(`${name}: includeBackground: false needs at least 2 channels, got shape ${shapeStr(yPred)}`);
-}
-
-function safePow(x: tf.Tensor, g: number): tf.Tensor {
-  return g === 1 ? x : tf.pow(tf.maximum(x, 1e-12), g);
-}
-
-/** [N', C] TP, FP_γ, FN_γ (N' = N, or 1 with batchDice). */
-function regionTerms(y: tf.Tensor, p: tf.Tensor, gamma: number, batch: boolean): { tp: tf.Tensor; fp: tf.Tensor; fn: tf.Tensor } {
-  const axes = Array.from({ length: y.rank - 2 }, (_, i) => i + 1);
-  const sumAxes = batch ? [0, ...axes] : axes;
-  const keep = (t: tf.Tensor) => (batch ? tf.expandDims(tf.sum(t, sumAxes), 0) : tf.sum(t, sumAxes));
-  const tp = keep(tf.mul(y, p));
-  const fp = keep(safePow(tf.mul(tf.sub(1, y), p), gamma));
-  const fn = keep(safePow(tf.mul(y, tf.sub(1, p)), gamma));
-  return { tp, fp, fn };
-}
-
-/** Per-sample weighted mean over the selected classes of a [N', C] tensor → [N']. */
-function classMean(perClass: tf.Tensor, o: Resolved, skipBackground: boolean): tf.Tensor {
-  const c = perClass.shape[1] as number;
-  const w = (o.classWeights ?? new Array<number>(c).fill(1)).map((v, i) => (skipBackground && i === 0 ? 0 : v));
+/** Weighted mean over classes of a [N', C] tensor → [N']. */
+function classMean(perClass: tf.Tensor, o: Resolved): tf.Tensor {
+  const w = weightsOf(perClass.shape[1] as number, o);
   const total = w.reduce((a, b) => a + b, 0);
-  if (total === 0) throw new LossError(`class weights select no class (weights [${w.join(', ')}] after includeBackground: false)`);
   return tf.div(tf.sum(tf.mul(perClass, tf.tensor1d(w)), 1), total);
 }
 
-function reduce(perSample: tf.Tensor, r: Reduction): tf.Tensor {
-  return r === 'mean' ? tf.mean(perSample) : r === 'sum' ? tf.sum(perSample) : perSample;
-}
-
-function toTwoChannels(y: tf.Tensor, p: tf.Tensor): [tf.Tensor, tf.Tensor] {
-  if (y.shape[y.rank - 1] !== 1) return [y, p];
-  return [tf.concat([tf.sub(1, y), y], -1), tf.concat([tf.sub(1, p), p], -1)];
-}
-
-function diceLike(y: tf.Tensor, p: tf.Tensor, o: Resolved, gamma: number): tf.Tensor {
+function diceIndex(y: tf.Tensor, p: tf.Tensor, o: Resolved, gamma: number): tf.Tensor {
   const { tp, fp, fn } = regionTerms(y, p, gamma, o.batchDice);
-  const dsc = tf.div(tf.add(tf.mul(2, tp), o.smooth), tf.add(tf.add(tf.add(tf.mul(2, tp), fp), fn), o.smooth));
-  return classMean(tf.sub(1, dsc), o, !o.includeBackground);
+  const twoTp = tf.mul(2, tp);
+  return tf.div(tf.add(twoTp, o.smooth), tf.add(tf.add(tf.add(twoTp, fp), fn), o.smooth));
 }
 
 function tverskyIndex(y: tf.Tensor, p: tf.Tensor, o: Resolved, gamma: number): tf.Tensor {
@@ -199,109 +116,130 @@ function tverskyIndex(y: tf.Tensor, p: tf.Tensor, o: Resolved, gamma: number): t
   return tf.div(tf.add(tp, o.smooth), tf.add(tf.add(tf.add(tp, tf.mul(o.delta, fn)), tf.mul(1 - o.delta, fp)), o.smooth));
 }
 
+/** [N, ...spatial, 1] → [N, ...spatial, 2] as [1−t, t]; other shapes unchanged. */
+function binaryToTwo(t: tf.Tensor): tf.Tensor {
+  return t.shape[t.rank - 1] === 1 ? tf.concat([tf.sub(1, t), t], -1) : t;
+}
+
 /** Per-sample mean over voxels of Σ_c w_c·y·(1−p)^γf·(−log p) → [N]. */
 function crossEntropy(y: tf.Tensor, p: tf.Tensor, o: Resolved, focalGamma: number): tf.Tensor {
   const c = y.shape[y.rank - 1] as number;
-  const w = (o.classWeights ?? new Array<number>(c).fill(1)).map((v, i) => (!o.includeBackground && i === 0 ? 0 : v));
-  let ce = tf.mul(tf.neg(y), tf.log(p));
-  if (focalGamma > 0) ce = tf.mul(ce, tf.pow(tf.sub(1, p), focalGamma));
-  const perVoxel = tf.sum(tf.mul(ce, tf.tensor1d(w)), -1);
-  const axes = Array.from({ length: perVoxel.rank - 1 }, (_, i) => i + 1);
-  return tf.mean(perVoxel, axes);
+  const binary = c === 1;
+  const y2 = binaryToTwo(y);
+  const p2 = binaryToTwo(p);
+  let terms = tf.mul(tf.neg(y2), tf.log(p2));
+  if (focalGamma > 0) terms = tf.mul(terms, tf.pow(tf.sub(1, p2), focalGamma));
+  const w = binary ? [o.classWeights?.[0] ?? 1, o.classWeights?.[0] ?? 1] : weightsOf(c, o);
+  const perVoxel = tf.sum(tf.mul(terms, tf.tensor1d(w)), -1);
+  return tf.mean(perVoxel, Array.from({ length: perVoxel.rank - 1 }, (_, i) => i + 1));
 }
 
+function sliceChannels(t: tf.Tensor, begin: number, size: number): tf.Tensor {
+  const b = new Array<number>(t.rank).fill(0);
+  b[t.rank - 1] = begin;
+  const s = new Array<number>(t.rank).fill(-1);
+  s[t.rank - 1] = size;
+  return tf.slice(t, b, s);
+}
+
+/** Asymmetric Unified Focal loss per sample → [N'] (inputs already have C ≥ 2, class 0 the background). */
 function unifiedFocal(y: tf.Tensor, p: tf.Tensor, o: Resolved, gamma: number): tf.Tensor {
   const c = y.shape[y.rank - 1] as number;
-  // AFTL: background 1 − TI_0 (not focal); foreground (1 − TI_c)^(1−γf).
-  const ti = tverskyIndex(y, p, o, gamma); // [N', C]
-  const one = tf.sub(1, ti);
-  const bg = tf.slice(one, [0, 0], [-1, 1]);
-  const fg = tf.pow(tf.maximum(tf.slice(one, [0, 1], [-1, c - 1]), 1e-7), 1 - o.focalGamma);
-  const aftl = tf.mean(tf.concat([bg, fg], 1), 1); // [N']
-  // AFL: background focal, foreground plain CE, weighted (1−δ) / δ.
+  // AFTL: background 1 − TI_0 as is; each foreground class (1 − TI_c)^(1−γf) (enhanced).
+  const oneMinusTi = tf.sub(1, tverskyIndex(y, p, o, gamma)); // [N', C]
+  const bg = tf.slice(oneMinusTi, [0, 0], [-1, 1]);
+  const fg = safePow(tf.relu(tf.slice(oneMinusTi, [0, 1], [-1, c - 1])), 1 - o.focalGamma);
+  const aftl = tf.mean(tf.concat([bg, fg], 1), 1);
+  // AFL: background CE suppressed by (1−p_0)^γf and weighted 1−δ; foreground CE weighted δ.
   const ce = tf.mul(tf.neg(y), tf.log(p));
-  const ceBg = tf.mul(tf.mul(tf.pow(tf.sub(1, tf.slice(p, new Array(p.rank).fill(0), [...p.shape.slice(0, -1), 1])), o.focalGamma), tf.slice(ce, new Array(p.rank).fill(0), [...p.shape.slice(0, -1), 1])), 1 - o.delta);
-  const begin = new Array(p.rank).fill(0);
-  begin[p.rank - 1] = 1;
-  const ceFg = tf.mul(tf.slice(ce, begin, [...p.shape.slice(0, -1), c - 1]), o.delta);
+  const p0 = sliceChannels(p, 0, 1);
+  const ceBg = tf.mul(tf.mul(tf.pow(tf.sub(1, p0), o.focalGamma), sliceChannels(ce, 0, 1)), 1 - o.delta);
+  const ceFg = tf.mul(sliceChannels(ce, 1, c - 1), o.delta);
   const perVoxel = tf.add(tf.sum(ceBg, -1), tf.sum(ceFg, -1));
-  const axes = Array.from({ length: perVoxel.rank - 1 }, (_, i) => i + 1);
-  let afl = tf.mean(perVoxel, axes); // [N]
+  let afl = tf.mean(perVoxel, Array.from({ length: perVoxel.rank - 1 }, (_, i) => i + 1)); // [N]
   if (o.batchDice) afl = tf.expandDims(tf.mean(afl), 0);
   return tf.add(tf.mul(o.weight, aftl), tf.mul(1 - o.weight, afl));
 }
 
-export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar;
+function reduce(perSample: tf.Tensor, r: Reduction): tf.Tensor {
+  return r === 'mean' ? tf.mean(perSample) : r === 'sum' ? tf.sum(perSample) : perSample;
+}
+
+function perSampleLoss(n: LossName, y: tf.Tensor, p: tf.Tensor, o: Resolved): tf.Tensor {
+  switch (n) {
+    case 'dice':
+      return classMean(tf.sub(1, diceIndex(y, p, o, 1)), o);
+    case 'dscpp':
+      return classMean(tf.sub(1, diceIndex(y, p, o, o.gamma)), o);
+    case 'tversky':
+      return classMean(tf.sub(1, tverskyIndex(y, p, o, 1)), o);
+    case 'tversky++':
+      return classMean(tf.sub(1, tverskyIndex(y, p, o, o.gamma)), o);
+    case 'focal_tversky':
+    case 'focal_tversky++': {
+      const ti = tverskyIndex(y, p, o, n === 'focal_tversky' ? 1 : o.gamma);
+      return classMean(safePow(tf.relu(tf.sub(1, ti)), o.focalGamma), o);
+    }
+    case 'ce':
+      return crossEntropy(y, p, o, 0);
+    case 'focal':
+      return crossEntropy(y, p, o, o.focalGamma);
+    case 'combo':
+    case 'combo++': {
+      const region = classMean(tf.sub(1, diceIndex(y, p, o, n === 'combo' ? 1 : o.gamma)), o);
+      let ce = crossEntropy(y, p, o, 0);
+      if (o.batchDice) ce = tf.expandDims(tf.mean(ce), 0);
+      return tf.add(tf.mul(o.weight, region), tf.mul(1 - o.weight, ce));
+    }
+    case 'unified_focal':
+    case 'unified_focal++':
+      return unifiedFocal(binaryToTwo(y), binaryToTwo(p), o, n === 'unified_focal' ? 1 : o.gamma);
+    default: {
+      const never: never = n;
+      throw new LossError(`unhandled loss ${String(never)}`);
+    }
+  }
+}
 
 /**
- * Builds a loss function `(yTrue, yPred) => tf.Scalar` (a [N] tensor with reduction 'none'), usable in
- * `model.compile({ loss })`. Options are checked here; shapes when it is called.
+ * Builds the loss `name` with `options` (defaults in LOSS_DEFAULTS). Options are checked here and a bad one
+ * throws a LossError with the same text validateLossOptions returns. The returned function checks shapes
+ * when called, computes inside tf.tidy, is differentiable, and fits `model.compile({ loss })`.
+ *
+ * Combo scaling (exact): combo = w·dice + (1−w)·ce and combo++ = w·dscpp + (1−w)·ce with w = `weight`
+ * (default 0.5, i.e. half of DicePlusPlus' dice_crossentropy = dice + ce). With batchDice the CE term is the
+ * batch mean. The CE half uses the same classWeights / includeBackground as the region half.
  */
 export function createLoss(name: string, options: LossOptions = {}): LossFn {
   const err = validateLossOptions(name, options as Record<string, unknown>);
   if (err) throw new LossError(err);
   const n = name as LossName;
-  const o = resolve(n, options);
+  const o = resolveLossOptions(n, options);
   const fn = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar =>
     tf.tidy(() => {
-      checkShapes(n, yTrue, yPred, o);
+      checkTensors(n, yTrue, yPred, o);
       const y = yTrue.dtype === 'float32' ? yTrue : tf.cast(yTrue, 'float32');
-      const p = tf.clipByValue(yPred, EPSILON, 1 - EPSILON);
-      let perSample: tf.Tensor;
-      switch (n) {
-        case 'dice':
-          perSample = diceLike(y, p, o, 1);
-          break;
-        case 'dscpp':
-          perSample = diceLike(y, p, o, o.gamma);
-          break;
-        case 'tversky':
-        case 'tversky++':
-          perSample = classMean(tf.sub(1, tverskyIndex(y, p, o, n === 'tversky' ? 1 : o.gamma)), o, !o.includeBackground);
-          break;
-        case 'focal_tversky':
-        case 'focal_tversky++':
-          perSample = classMean(tf.pow(tf.maximum(tf.sub(1, tverskyIndex(y, p, o, n === 'focal_tversky' ? 1 : o.gamma)), 1e-7), o.focalGamma), o, !o.includeBackground);
-          break;
-        case 'ce':
-        case 'focal': {
-          const [y2, p2] = toTwoChannels(y, p);
-          perSample = crossEntropy(y2, p2, o, n === 'focal' ? o.focalGamma : 0);
-          break;
-        }
-        case 'combo':
-        case 'combo++': {
-          const region = diceLike(y, p, o, n === 'combo' ? 1 : o.gamma);
-          const [y2, p2] = toTwoChannels(y, p);
-          let ce = crossEntropy(y2, p2, { ...o, classWeights: y2 === y ? o.classWeights : null }, 0);
-          if (o.batchDice) ce = tf.expandDims(tf.mean(ce), 0);
-          perSample = tf.add(tf.mul(o.weight, region), tf.mul(1 - o.weight, ce));
-          break;
-        }
-        case 'unified_focal':
-        case 'unified_focal++': {
-          const [y2, p2] = toTwoChannels(y, p);
-          perSample = unifiedFocal(y2, p2, o, n === 'unified_focal' ? 1 : o.gamma);
-          break;
-        }
-        default: {
-          const never: never = n;
-          throw new LossError(`unhandled loss ${String(never)}`);
-        }
-      }
-      return reduce(perSample, o.reduction) as tf.Scalar;
+      const p = tf.clipByValue(yPred.dtype === 'float32' ? yPred : tf.cast(yPred, 'float32'), EPSILON, 1 - EPSILON);
+      return reduce(perSampleLoss(n, y, p, o), o.reduction) as tf.Scalar;
     });
   Object.defineProperty(fn, 'name', { value: n });
   return fn;
 }
 
-/** Computes a loss on plain arrays (channels-last, shape incl. channels); returns a number. */
-export function lossValue(name: string, input: { yTrue: Float32Array | number[]; yPred: Float32Array | number[]; shape: number[] }, options: LossOptions = {}): number {
-  const { reduction, ...rest } = options;
-  const loss = createLoss(name, reduction === 'sum' ? { ...rest, reduction } : rest);
-  const size = input.shape.reduce((a, b) => a * b, 1);
-  if (input.yTrue.length !== size || input.yPred.length !== size) throw new LossError(`${name}: shape [${input.shape.join(',')}] needs ${size} values, got yTrue ${input.yTrue.length} and yPred ${input.yPred.length}`);
-  const v = tf.tidy(() => loss(tf.tensor(input.yTrue, input.shape), tf.tensor(input.yPred, input.shape)));
+/**
+ * A loss on plain arrays: `shape` is the full channels-last shape [N, ...spatial, C] and yTrue / yPred hold
+ * prod(shape) values each. Returns one number, so reduction must be 'mean' (default) or 'sum'.
+ */
+export function lossValue(name: string, input: { yTrue: Float32Array | readonly number[]; yPred: Float32Array | readonly number[]; shape: readonly number[] }, options: LossOptions = {}): number {
+  const loss = createLoss(name, options);
+  if (options.reduction === 'none') throw new LossError(`${name}: lossValue returns one number; use reduction 'mean' or 'sum' (or createLoss for per-sample losses)`);
+  const { shape } = input;
+  if (!Array.isArray(shape) || shape.some((s) => !Number.isInteger(s) || s < 1)) throw new LossError(`${name}: shape must be a list of positive integers [N, ...spatial, C], got ${JSON.stringify(shape)}`);
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (input.yTrue.length !== size || input.yPred.length !== size) {
+    throw new LossError(`${name}: shape ${shapeStr(shape)} needs ${size} values, got yTrue ${input.yTrue.length} and yPred ${input.yPred.length}`);
+  }
+  const v = tf.tidy(() => loss(tf.tensor(Float32Array.from(input.yTrue), [...shape]), tf.tensor(Float32Array.from(input.yPred), [...shape])));
   const out = v.dataSync()[0] as number;
   v.dispose();
   return out;

@@ -1,8 +1,11 @@
 // PNG previews of a fixed set of validation cases, refreshed every epoch: predictions/<case>.png shows
-// image | truth | prediction | probability side by side (3D: the middle axial slice).
+// image | truth | prediction | probability side by side. 3D volumes: three rows, the axial, coronal and
+// sagittal mid-slices (renderVolumePreview).
 import { join } from 'node:path';
 import type { UNet } from '../models/unet';
-import { renderPreview } from '../data/preview';
+import { PREVIEW_GAP, renderPanels, renderPreview } from '../data/preview';
+import { encodePngRgb } from '../data/image';
+import { resizeNearest } from '../data/resize';
 import { writeFileAtomic } from '../util/fsx';
 import type { TrainingData } from './data-source';
 import { predictCase } from './predict';
@@ -26,11 +29,96 @@ export function argmax(probs: Float32Array, numClasses: number): Uint8Array {
   return out;
 }
 
-/** Slices a channels-last volume [D, H, W, C] at depth z into [H, W, C]. */
-function axialSlice<T extends Float32Array | Uint8Array>(v: T, spatial: number[], channels: number, z: number): T {
-  const [, h, w] = spatial as [number, number, number];
-  const plane = h * w * channels;
-  return v.slice(z * plane, (z + 1) * plane) as T;
+export type VolumeView = 'axial' | 'coronal' | 'sagittal';
+export const VOLUME_VIEWS: readonly VolumeView[] = ['axial', 'coronal', 'sagittal'];
+
+/**
+ * One plane of a channels-last volume [D, H, W, C] (D = k, H = j, W = i in NIfTI terms) as a 2D image
+ * [rows, cols, C]: axial fixes k (rows j, cols i), coronal fixes j (rows k, cols i), sagittal fixes i
+ * (rows k, cols j). Rows run from the highest index down (superior / anterior at the top, as in viewers).
+ */
+export function volumeSlice<T extends Float32Array | Uint8Array>(v: T, spatial: readonly number[], channels: number, view: VolumeView, index: number): { data: T; rows: number; cols: number } {
+  const [D, H, W] = spatial as [number, number, number];
+  const [rows, cols] = view === 'axial' ? [H, W] : view === 'coronal' ? [D, W] : [D, H];
+  const out = (v instanceof Uint8Array ? new Uint8Array(rows * cols * channels) : new Float32Array(rows * cols * channels)) as T;
+  for (let r = 0; r < rows; r++) {
+    const rr = rows - 1 - r;
+    for (let q = 0; q < cols; q++) {
+      const [z, y, x] = view === 'axial' ? [index, rr, q] : view === 'coronal' ? [rr, index, q] : [rr, q, index];
+      const s = ((z * H + y) * W + x) * channels;
+      for (let c = 0; c < channels; c++) out[(r * cols + q) * channels + c] = v[s + c] as number;
+    }
+  }
+  return { data: out, rows, cols };
+}
+
+export interface VolumePreviewInput {
+  /** [D, H, W, channels]. */
+  image: Float32Array;
+  /** [D, H, W] class ids. */
+  truth: Uint8Array;
+  /** [D, H, W, numClasses] probabilities. */
+  probs: Float32Array;
+  spatial: readonly number[];
+  channels: 1 | 3;
+  numClasses: number;
+  /** Voxel sizes along (W, H, D) = (i, j, k), to draw anisotropic voxels with their true aspect. Default isotropic. */
+  spacing?: readonly number[];
+  /** Smallest drawn side of a slice in pixels: small volumes are enlarged by an integer factor (default 128). */
+  minSide?: number;
+}
+
+/**
+ * A 3D preview as one RGB PNG: rows axial, coronal and sagittal (mid-slices), each image | truth |
+ * prediction (argmax) | foreground probability (1 − P(background)).
+ */
+export function renderVolumePreview(input: VolumePreviewInput): Uint8Array {
+  const { spatial, channels, numClasses: k } = input;
+  if (spatial.length !== 3) throw new Error(`renderVolumePreview: expected spatial [D, H, W], got [${spatial.join(', ')}]`);
+  const [D, H, W] = spatial as [number, number, number];
+  const vox = D * H * W;
+  if (input.image.length !== vox * channels || input.truth.length !== vox || input.probs.length !== vox * k) {
+    throw new Error(`renderVolumePreview: for spatial [${spatial.join(', ')}] expected image ${vox * channels}, truth ${vox} and probs ${vox * k} values, got ${input.image.length}, ${input.truth.length} and ${input.probs.length}`);
+  }
+  const pred = argmax(input.probs, k);
+  const fg = new Float32Array(vox);
+  for (let i = 0; i < vox; i++) fg[i] = 1 - (input.probs[i * k] as number);
+  // Pixel size per axis (D, H, W), relative to the finest.
+  const sp = input.spacing ?? [1, 1, 1];
+  const size = { D: Math.abs(sp[2] ?? 1) || 1, H: Math.abs(sp[1] ?? 1) || 1, W: Math.abs(sp[0] ?? 1) || 1 };
+  const finest = Math.min(size.D, size.H, size.W);
+  const zoom = Math.max(1, Math.floor((input.minSide ?? 128) / Math.max(1, Math.min(D, H, W))));
+  const rowsOut: { rgb: Uint8Array[]; width: number; height: number }[] = [];
+  for (const view of VOLUME_VIEWS) {
+    const index = view === 'axial' ? Math.floor(D / 2) : view === 'coronal' ? Math.floor(H / 2) : Math.floor(W / 2);
+    const im = volumeSlice(input.image, spatial, channels, view, index);
+    const tr = volumeSlice(input.truth, spatial, 1, view, index);
+    const pr = volumeSlice(pred, spatial, 1, view, index);
+    const pb = volumeSlice(fg, spatial, 1, view, index);
+    const panels = renderPanels({ image: im.data, truth: tr.data, pred: pr.data, prob: pb.data, width: im.cols, height: im.rows, channels });
+    const [rowAxis, colAxis] = view === 'axial' ? (['H', 'W'] as const) : view === 'coronal' ? (['D', 'W'] as const) : (['D', 'H'] as const);
+    const outH = Math.max(1, Math.round(im.rows * zoom * (size[rowAxis] / finest)));
+    const outW = Math.max(1, Math.round(im.cols * zoom * (size[colAxis] / finest)));
+    const rgb = [panels.image, panels.truth, panels.pred, panels.prob].map((p) => resizeNearest(p, im.rows, im.cols, outH, outW, 3));
+    rowsOut.push({ rgb, width: outW, height: outH });
+  }
+  const canvasW = Math.max(...rowsOut.map((r) => r.width * 4 + PREVIEW_GAP * 3));
+  const canvasH = rowsOut.reduce((a, r) => a + r.height, 0) + PREVIEW_GAP * (rowsOut.length - 1);
+  const out = new Uint8Array(canvasW * canvasH * 3).fill(128);
+  let y0 = 0;
+  for (const r of rowsOut) {
+    r.rgb.forEach((panel, p) => {
+      const x0 = p * (r.width + PREVIEW_GAP);
+      for (let y = 0; y < r.height; y++) out.set(panel.subarray(y * r.width * 3, (y + 1) * r.width * 3), ((y0 + y) * canvasW + x0) * 3);
+    });
+    y0 += r.height + PREVIEW_GAP;
+  }
+  return encodePngRgb(out, canvasW, canvasH);
+}
+
+function spacingOf(meta: unknown): number[] | undefined {
+  const s = (meta as { spacing?: unknown } | null | undefined)?.spacing;
+  return Array.isArray(s) && s.length === 3 && s.every((v) => typeof v === 'number') ? (s as number[]) : undefined;
 }
 
 export async function writeEpochPreviews(model: UNet, data: TrainingData, runDir: string, count: number): Promise<void> {
@@ -38,22 +126,17 @@ export async function writeEpochPreviews(model: UNet, data: TrainingData, runDir
   const k = data.classes.length;
   for await (const c of data.evalCases('val', count)) {
     const probs = await predictCase(model, c, data);
-    let image = c.image;
-    let truth = c.labels;
-    let p = probs;
-    let [height, width] = c.spatial as [number, number];
+    let png: Uint8Array;
     if (data.dims === 3) {
-      const z = Math.floor((c.spatial[0] as number) / 2);
-      image = axialSlice(c.image, c.spatial, data.channels, z);
-      truth = axialSlice(c.labels, c.spatial, 1, z);
-      p = axialSlice(probs, c.spatial, k, z);
-      [height, width] = [c.spatial[1] as number, c.spatial[2] as number];
+      png = renderVolumePreview({ image: c.image, truth: c.labels, probs, spatial: c.spatial, channels: data.channels as 1 | 3, numClasses: k, spacing: spacingOf(c.meta) });
+    } else {
+      const [height, width] = c.spatial as [number, number];
+      const pred = argmax(probs, k);
+      // Heat map of the foreground probability (1 − P(background)).
+      const fg = new Float32Array(height * width);
+      for (let i = 0; i < fg.length; i++) fg[i] = 1 - (probs[i * k] as number);
+      png = renderPreview({ image: c.image, truth: c.labels, pred, prob: fg, width, height, channels: data.channels as 1 | 3 });
     }
-    const pred = argmax(p, k);
-    // Heat map of the foreground probability (1 − P(background)).
-    const fg = new Float32Array(height * width);
-    for (let i = 0; i < fg.length; i++) fg[i] = 1 - (p[i * k] as number);
-    const png = renderPreview({ image, truth, pred, prob: fg, width, height, channels: data.channels as 1 | 3 });
     writeFileAtomic(join(runDir, RUN_FILES.predictions, `${c.id}.png`), png);
   }
 }

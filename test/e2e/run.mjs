@@ -1,0 +1,459 @@
+// End-to-end tests of the DSC++ Lab extension in real VS Code: code-server 4.100.3 (VS Code 1.100 with a
+// Node extension host) driven by playwright-core and Debian's chromium. Recipe and measured facts:
+// ../shared/docs/e2e-notes.md.
+//   npm run test:e2e                 package, install tools (cached in .tools/e2e), run every check
+//   node test/e2e/run.mjs --no-package   reuse the last .vsix (.tools/e2e/dscpp-lab-e2e.vsix)
+//   node test/e2e/run.mjs --keep         keep the temporary workspace, profile and logs
+// Screenshots and timings go to test-results/e2e/.
+/* global fetch, window, document, MutationObserver -- fetch is Node 20's; the others run inside the page (page.evaluate) */
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { CODE_SERVER_VERSION, ensureTools, TOOLS_DIR } from './tools.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const args = new Set(process.argv.slice(2));
+const RESULTS = join(ROOT, 'test-results', 'e2e');
+const VSIX = join(TOOLS_DIR, 'dscpp-lab-e2e.vsix');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const t0 = Date.now();
+const timings = [];
+const log = (m) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${m}`);
+
+// ---- workspace ------------------------------------------------------------------------------------
+
+const TINY = (epochs) => `# End-to-end test config: 8 BBBC039 nuclei images (CC0; source and citations in
+# examples/bbbc039/README.md of DSC++ Lab), a small U-Net, short epochs at 64x64 on wasm.
+name: e2e-tiny
+data:
+  format: png
+  images: data/images
+  masks: data/masks
+  classes: [background, nucleus]
+  size: [64, 64]
+  split: { val: 0.25, test: 0.25, seed: 3 }
+  previewCases: 1
+model: { arch: unet2d, depth: 2, filters: 4, norm: batch }
+loss: { name: dice }
+train: { epochs: ${epochs}, batchSize: 2, lr: 0.01, seed: 7 }
+eval: { previewCases: 1 }
+backend: wasm
+`;
+
+// The unknown loss is on line 11, column 15 (1-based), where the validator must point.
+const INVALID = `# End-to-end test config with a mistake: the loss name on line 11 is misspelt.
+name: e2e-invalid
+data:
+  format: png
+  images: data/images
+  masks: data/masks
+  classes: [background, nucleus]
+  size: [64, 64]
+model: { arch: unet2d, depth: 2, filters: 4 }
+train: { epochs: 1 }
+loss: { name: dscp, gamma: 2 }
+`;
+const INVALID_LINE = 11;
+const INVALID_COLUMN = 15;
+
+function makeWorkspace(dir) {
+  const src = join(ROOT, 'examples', 'bbbc039');
+  const names = readdirSync(join(src, 'images')).filter((n) => n.endsWith('.png')).sort().slice(0, 8);
+  if (names.length < 8) throw new Error(`e2e: expected bbbc039 images in ${src}/images`);
+  for (const sub of ['images', 'masks']) {
+    mkdirSync(join(dir, 'data', sub), { recursive: true });
+    for (const n of names) copyFileSync(join(src, sub, n), join(dir, 'data', sub, n));
+  }
+  writeFileSync(join(dir, 'tiny.dscpp.yaml'), TINY(2));
+  writeFileSync(join(dir, 'invalid.dscpp.yaml'), INVALID);
+}
+
+function writeUserSettings(userDir) {
+  mkdirSync(join(userDir, 'User'), { recursive: true });
+  // A fresh profile's welcome page would steal focus from the command palette.
+  const settings = {
+    'workbench.startupEditor': 'none',
+    'workbench.welcomePage.walkthroughs.openOnInstall': false,
+    'workbench.tips.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoUpdate': false,
+    'extensions.autoCheckUpdates': false,
+    'extensions.ignoreRecommendations': true,
+    'update.mode': 'none',
+    'security.workspace.trust.enabled': false,
+    'window.commandCenter': false,
+    'chat.commandCenter.enabled': false,
+    'workbench.editor.enablePreview': false,
+    'files.autoSave': 'off',
+  };
+  writeFileSync(join(userDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+}
+
+// ---- processes ------------------------------------------------------------------------------------
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Training processes started from the installed extension (argv has its dist/backend.js). */
+function backendPids(extensionsDir) {
+  const out = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let cmd;
+    try {
+      cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (cmd.some((a) => a.startsWith(extensionsDir) && a.endsWith(join('dist', 'backend.js')))) out.push(Number(name));
+  }
+  return out;
+}
+
+function codeServerEnv(d) {
+  return { ...process.env, XDG_CONFIG_HOME: join(d, 'xdg-config'), XDG_DATA_HOME: join(d, 'xdg-data'), XDG_CACHE_HOME: join(d, 'xdg-cache') };
+}
+
+async function startCodeServer(entry, d, ws) {
+  const port = await freePort();
+  const out = join(d, 'code-server.log');
+  const child = spawn(
+    process.execPath,
+    [entry, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--user-data-dir', join(d, 'user'), '--extensions-dir', join(d, 'extensions'), ws],
+    { env: codeServerEnv(d), detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const chunks = [];
+  child.stdout.on('data', (b) => chunks.push(b));
+  child.stderr.on('data', (b) => chunks.push(b));
+  child.on('exit', () => writeFileSync(out, Buffer.concat(chunks)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`code-server exited with ${child.exitCode}:\n${Buffer.concat(chunks).toString().slice(-3000)}`);
+    try {
+      const r = await fetch(`${url}/healthz`);
+      if (r.ok) return { child, url, log: () => Buffer.concat(chunks).toString() };
+    } catch {
+      /* not up yet */
+    }
+    await sleep(250);
+  }
+  throw new Error('code-server did not answer /healthz within 60 s');
+}
+
+/** Stops code-server and everything in its process group. */
+async function stopCodeServer(cs) {
+  if (!cs || cs.child.exitCode !== null) return;
+  try {
+    process.kill(-cs.child.pid, 'SIGTERM');
+  } catch {
+    /* gone */
+  }
+  for (let i = 0; i < 40 && cs.child.exitCode === null; i++) await sleep(250);
+  try {
+    process.kill(-cs.child.pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// ---- browser helpers ------------------------------------------------------------------------------
+
+async function waitForWorkbench(page) {
+  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+  await page.locator('.part.activitybar').waitFor({ state: 'visible', timeout: 60_000 });
+  // Record every text the DSC++ status bar item shows (runs are short: poll-free).
+  await page.evaluate(() => {
+    const w = window;
+    w.__dscppStatus = w.__dscppStatus ?? [];
+    const scan = () => {
+      for (const el of document.querySelectorAll('.statusbar-item')) {
+        const t = (el.textContent ?? '').trim();
+        if (t.includes('DSC++') && w.__dscppStatus.at(-1) !== t) w.__dscppStatus.push(t);
+      }
+    };
+    new MutationObserver(scan).observe(document.body, { subtree: true, childList: true, characterData: true });
+    scan();
+  });
+}
+
+async function statusTexts(page) {
+  return page.evaluate(() => window.__dscppStatus ?? []);
+}
+
+/** Runs a command from the palette by its title (retrying while the extension host registers it). */
+async function palette(page, title, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = null;
+  while (Date.now() < deadline) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 5_000 });
+      await input.fill(`>${title}`);
+      const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+      await row.waitFor({ state: 'visible', timeout: 5_000 });
+      await page.keyboard.press('Enter');
+      return;
+    } catch (e) {
+      lastError = e;
+      await sleep(1_000);
+    }
+  }
+  throw new Error(`command "${title}" did not appear in the command palette: ${lastError?.message ?? ''}`);
+}
+
+/** Picks the row of the open quick pick that contains `text`. */
+async function quickPick(page, text) {
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
+  await row.waitFor({ state: 'visible', timeout: 15_000 });
+  await row.click();
+}
+
+function treeRow(page, ariaPrefix) {
+  return page.locator(`.monaco-list-row[aria-label^="${ariaPrefix}"]`);
+}
+
+async function openExperimentsView(page) {
+  const tab = page.locator('.part.activitybar .action-item [aria-label^="DSC++ Lab"]').first();
+  await tab.waitFor({ state: 'visible', timeout: 60_000 });
+  // The side bar's title reads "DSC++ Lab: Experiments" when the view is open (clicking again would close it).
+  const title = page.locator('.part.sidebar .composite.title', { hasText: /DSC\+\+ Lab/i }).first();
+  if (!(await title.isVisible().catch(() => false))) await tab.click();
+  await title.waitFor({ state: 'visible', timeout: 30_000 });
+}
+
+function runRecords(ws, experiment) {
+  const dir = join(ws, 'runs', experiment);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => existsSync(join(dir, n, 'run.json')))
+    .sort()
+    .map((n) => JSON.parse(readFileSync(join(dir, n, 'run.json'), 'utf8')));
+}
+
+async function waitUntil(what, fn, timeoutMs, everyMs = 250) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+}
+
+function tailLogs(d) {
+  const out = [];
+  const walk = (p) => {
+    for (const n of readdirSync(p)) {
+      const f = join(p, n);
+      if (statSync(f).isDirectory()) walk(f);
+      else if (/exthost|remoteagent|DSC\+\+/i.test(f) && f.endsWith('.log')) out.push(f);
+    }
+  };
+  if (existsSync(join(d, 'user', 'logs'))) walk(join(d, 'user', 'logs'));
+  for (const f of out) {
+    const text = readFileSync(f, 'utf8');
+    console.log(`---- ${f.slice(d.length)} (last 40 lines)\n${text.split('\n').slice(-40).join('\n')}`);
+  }
+}
+
+// ---- the checks -----------------------------------------------------------------------------------
+
+async function main() {
+  mkdirSync(RESULTS, { recursive: true });
+  for (const f of readdirSync(RESULTS)) if (f.endsWith('.png') || f === 'timings.json') rmSync(join(RESULTS, f));
+  const step = async (name, fn) => {
+    const s = Date.now();
+    log(`▶ ${name}`);
+    await fn();
+    const ms = Date.now() - s;
+    timings.push({ step: name, seconds: +(ms / 1000).toFixed(1) });
+    log(`✔ ${name} (${(ms / 1000).toFixed(1)} s)`);
+  };
+
+  let entry;
+  await step('install code-server (cached)', async () => {
+    entry = ensureTools((m) => log(m));
+  });
+  await step('package the extension (npm run package)', async () => {
+    if (args.has('--no-package') && existsSync(VSIX)) return;
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'package.mjs'), '--out', VSIX], { cwd: ROOT, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`packaging failed:\n${r.stdout}\n${r.stderr}`);
+    log(r.stdout.trim().split('\n').at(-1));
+  });
+
+  const d = mkdtempSync(join(tmpdir(), 'dscpp-e2e-'));
+  const ws = join(d, 'workspace');
+  mkdirSync(ws);
+  makeWorkspace(ws);
+  writeUserSettings(join(d, 'user'));
+  const extensionsDir = join(d, 'extensions');
+  let cs = null;
+  let context = null;
+  let page = null;
+  let failed = null;
+  const shot = async (name) => {
+    if (page) await page.screenshot({ path: join(RESULTS, `${name}.png`) });
+  };
+  try {
+    await step('install the .vsix into code-server', async () => {
+      const r = spawnSync(process.execPath, [entry, '--user-data-dir', join(d, 'user'), '--extensions-dir', extensionsDir, '--install-extension', VSIX], { env: codeServerEnv(d), encoding: 'utf8' });
+      if (r.status !== 0 || !/successfully installed/i.test(r.stdout + r.stderr)) throw new Error(`--install-extension failed:\n${r.stdout}\n${r.stderr}`);
+    });
+    await step(`start code-server ${CODE_SERVER_VERSION}`, async () => {
+      cs = await startCodeServer(entry, d, ws);
+    });
+    await step('open the workbench in chromium', async () => {
+      context = await chromium.launchPersistentContext(join(d, 'chromium-profile'), {
+        executablePath: CHROMIUM,
+        headless: true,
+        viewport: { width: 1400, height: 900 },
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+      });
+      page = context.pages()[0] ?? (await context.newPage());
+      await page.goto(`${cs.url}/?folder=${encodeURIComponent(ws)}`);
+      await waitForWorkbench(page);
+    });
+
+    await step('the DSC++ Lab view shows the configs', async () => {
+      await openExperimentsView(page);
+      await page.locator('.monaco-list-row', { hasText: 'tiny.dscpp.yaml' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      await page.locator('.monaco-list-row', { hasText: 'invalid.dscpp.yaml' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      // The invalid config is flagged in the view already.
+      await page.locator('.monaco-list-row', { hasText: 'invalid.dscpp.yaml' }).filter({ hasText: '1 problem' }).first().waitFor({ state: 'visible', timeout: 10_000 });
+      await shot('01-experiments-view');
+    });
+
+    await step('DSC++: Run Experiment from the command palette', async () => {
+      await palette(page, 'DSC++: Run Experiment');
+      await quickPick(page, 'tiny.dscpp.yaml');
+      await waitUntil('a run folder', () => runRecords(ws, 'e2e-tiny').length === 1, 60_000);
+      await shot('02-run-started');
+    });
+
+    await step('the status bar shows epoch, step, loss and ETA', async () => {
+      const seen = await waitUntil('a status bar progress text', async () => (await statusTexts(page)).find((t) => /DSC\+\+ dice: epoch \d+\/2 · step \d+\/\d+ · loss \d\.\d{4}/.test(t)), 60_000, 100);
+      log(`  status bar: "${seen}"`);
+    });
+
+    await step('the run completes in the tree', async () => {
+      await treeRow(page, 'dice, completed, DSC 0.').first().waitFor({ state: 'visible', timeout: 120_000 });
+      const [rec] = runRecords(ws, 'e2e-tiny');
+      if (rec?.status !== 'completed') throw new Error(`run.json says ${rec?.status}`);
+      const texts = await statusTexts(page);
+      if (!texts.some((t) => t.includes('DSC++ dice: completed'))) throw new Error(`status bar never said completed: ${JSON.stringify(texts)}`);
+      await shot('03-run-completed');
+    });
+
+    await step('run again through the CodeLens, then stop it: marked stopped', async () => {
+      // A longer schedule for the second run, so that there is time to stop it.
+      writeFileSync(join(ws, 'tiny.dscpp.yaml'), TINY(300));
+      await page.locator('.monaco-list-row', { hasText: 'tiny.dscpp.yaml' }).first().click();
+      const lens = page.locator('.codelens-decoration a', { hasText: 'Run experiment' }).first();
+      await lens.waitFor({ state: 'visible', timeout: 30_000 });
+      await lens.click();
+      await treeRow(page, 'dice, running, epoch').first().waitFor({ state: 'visible', timeout: 60_000 });
+      await shot('04-codelens-run');
+      await palette(page, 'DSC++: Stop Run');
+      await treeRow(page, 'dice, stopped').first().waitFor({ state: 'visible', timeout: 60_000 });
+      const recs = runRecords(ws, 'e2e-tiny');
+      if (recs.length !== 2 || recs[1].status !== 'stopped') throw new Error(`expected the second run stopped, run.json says ${recs.map((r) => r.status).join(', ')}`);
+      await waitUntil('the training process to exit', () => backendPids(extensionsDir).length === 0, 30_000);
+      await shot('05-run-stopped');
+    });
+
+    await step(`the invalid config shows its diagnostic at line ${INVALID_LINE}`, async () => {
+      await page.locator('.monaco-list-row', { hasText: 'invalid.dscpp.yaml' }).first().click();
+      await page.locator('.squiggly-error').first().waitFor({ state: 'attached', timeout: 30_000 });
+      await palette(page, 'View: Focus Problems');
+      const row = page.locator('.markers-panel .monaco-list-row', { hasText: "unknown loss 'dscp'" }).first();
+      await row.waitFor({ state: 'visible', timeout: 30_000 });
+      const text = (await row.textContent()) ?? '';
+      const aria = (await row.getAttribute('aria-label')) ?? '';
+      log(`  problems: "${text.trim()}"`);
+      if (!text.includes(`[Ln ${INVALID_LINE}, Col ${INVALID_COLUMN}]`) && !aria.includes(`line ${INVALID_LINE} column ${INVALID_COLUMN}`)) throw new Error(`the diagnostic is not at line ${INVALID_LINE}, column ${INVALID_COLUMN}: "${text}" / "${aria}"`);
+      if (!text.includes("did you mean 'dscpp'?")) throw new Error(`no suggestion in "${text}"`);
+      // The squiggle sits on the line with the loss name.
+      const squiggleTop = await page.locator('.squiggly-error').first().evaluate((el) => el.getBoundingClientRect().top);
+      const lineTop = await page.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^\\s*${INVALID_LINE}\\s*$`) }).first().evaluate((el) => el.getBoundingClientRect().top);
+      if (Math.abs(squiggleTop - lineTop) > 4) throw new Error(`the squiggle is at y=${squiggleTop}, line ${INVALID_LINE} at y=${lineTop}`);
+      await shot('06-invalid-config');
+    });
+
+    await step('after a window reload the view is rebuilt from disk', async () => {
+      await palette(page, 'Developer: Reload Window');
+      await page.waitForLoadState('domcontentloaded');
+      await waitForWorkbench(page);
+      await openExperimentsView(page);
+      await treeRow(page, 'dice, completed').first().waitFor({ state: 'visible', timeout: 60_000 });
+      await treeRow(page, 'dice, stopped').first().waitFor({ state: 'visible', timeout: 10_000 });
+      await shot('07-after-reload');
+    });
+
+    await step('no training process is left after the window closes', async () => {
+      await page.locator('.monaco-list-row', { hasText: 'tiny.dscpp.yaml' }).first().click();
+      await page.locator('.codelens-decoration a', { hasText: 'Run experiment' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      await palette(page, 'DSC++: Run Experiment');
+      await treeRow(page, 'dice, running, epoch').first().waitFor({ state: 'visible', timeout: 60_000 });
+      const pids = backendPids(extensionsDir);
+      if (pids.length !== 1) throw new Error(`expected one training process, found ${pids.length}`);
+      await shot('08-running-before-close');
+      await context.close();
+      context = null;
+      page = null;
+      const s = Date.now();
+      await waitUntil(`training process ${pids[0]} to exit after the window closed`, () => backendPids(extensionsDir).length === 0, 60_000, 250);
+      log(`  training process ${pids[0]} exited ${((Date.now() - s) / 1000).toFixed(1)} s after the window closed`);
+      const recs = runRecords(ws, 'e2e-tiny');
+      log(`  run statuses on disk: ${recs.map((r) => r.status).join(', ')}`);
+    });
+  } catch (e) {
+    failed = e;
+    console.error(`\n✖ ${e.message}`);
+    await shot('failure').catch(() => undefined);
+    if (cs) console.log(`---- code-server output (last 3000 chars)\n${cs.log().slice(-3000)}`);
+    tailLogs(d);
+  } finally {
+    if (context) await context.close().catch(() => undefined);
+    await stopCodeServer(cs);
+    // Processes this run started and that outlived everything (only after a failure).
+    for (const pid of backendPids(extensionsDir)) {
+      console.error(`e2e: killing leftover training process ${pid}`);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    if (args.has('--keep') || failed) log(`kept ${d}`);
+    else rmSync(d, { recursive: true, force: true });
+  }
+  const total = +((Date.now() - t0) / 1000).toFixed(1);
+  writeFileSync(join(RESULTS, 'timings.json'), JSON.stringify({ codeServer: CODE_SERVER_VERSION, passed: !failed, totalSeconds: total, steps: timings }, null, 2) + '\n');
+  console.log('\nstep                                                              seconds');
+  for (const t of timings) console.log(`${t.step.padEnd(66)}${String(t.seconds).padStart(7)}`);
+  console.log(`${'total'.padEnd(66)}${String(total).padStart(7)}`);
+  console.log(`screenshots: ${readdirSync(RESULTS).filter((f) => f.endsWith('.png')).sort().join(', ')}`);
+  if (failed) process.exit(1);
+}
+
+await main();
