@@ -20,6 +20,8 @@
 //   --python PATH           the Python with torch (default /usr/bin/python3)
 //   --torch-device D        cpu (default) or cuda
 //   --torch-threads N       PyTorch intra-op threads (default 2)
+//   --deadline SECONDS      stop taking timed steps after this many seconds from the start (the steps
+//                           taken so far are reported; for bench/gpu-check.sh's 5-minute budget)
 //   --verbose               forward the workers' logs
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -34,7 +36,7 @@ const TORCH = join(ROOT, 'bench', 'torch_ref.py');
 const TARGETS = { '2d': 0.5, '3d': 0.3 };
 
 function parseArgs(argv) {
-  const o = { smoke: false, backend: 'wasm', steps: 200, chunk: 20, warmup: 3, only: null, memorySteps: 1000, streamImages: 5000, torch: true, python: '/usr/bin/python3', torchDevice: 'cpu', torchThreads: 2, verbose: false };
+  const o = { smoke: false, backend: 'wasm', steps: 200, chunk: 20, warmup: 3, only: null, memorySteps: 1000, streamImages: 5000, torch: true, python: '/usr/bin/python3', torchDevice: 'cpu', torchThreads: 2, verbose: false, deadline: null };
   const num = (v, name) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new Error(`bench: ${name} needs a non-negative integer, got ${v}`);
@@ -60,6 +62,7 @@ function parseArgs(argv) {
       case '--torch-device': o.torchDevice = next(); break;
       case '--torch-threads': o.torchThreads = num(next(), a); break;
       case '--verbose': o.verbose = true; break;
+      case '--deadline': o.deadline = Date.now() + 1000 * num(next(), a); break;
       default: throw new Error(`bench: unknown option ${a} (see the header of bench/run.mjs)`);
     }
   }
@@ -166,6 +169,10 @@ async function trainSection(name, o, torchOk) {
     for (const s of sides) s.setup = await s.w.request({ cmd: 'setup', workload: name });
     for (const s of sides) if (o.warmup > 0) s.before = await s.w.request({ cmd: 'steps', n: o.warmup });
     for (let done = 0; done < o.steps; ) {
+      if (o.deadline !== null && Date.now() > o.deadline && done > 0) {
+        console.log(`${name}: --deadline reached after ${done} of ${o.steps} timed steps per side`);
+        break;
+      }
       const n = Math.min(o.chunk, o.steps - done);
       for (const s of sides) {
         const r = await s.w.request({ cmd: 'steps', n });
@@ -223,7 +230,12 @@ async function main() {
 
   for (const section of o.sections) {
     const ts = Date.now();
-    if (section === '2d' || section === '3d') await trainSection(section, o, !torchWhy);
+    if (section === '2d' || section === '3d') {
+      // With --deadline, each remaining training section gets an equal share of the time left.
+      const left = o.sections.slice(o.sections.indexOf(section)).filter((x) => x === '2d' || x === '3d').length;
+      const until = o.deadline === null ? null : Date.now() + (o.deadline - Date.now()) / left;
+      await trainSection(section, { ...o, deadline: until }, !torchWhy);
+    }
     else if (section === 'eval') for (const r of await runOnce(['eval-metrics', ...(o.smoke ? ['--repeat', '1'] : [])], o.verbose)) bench(r);
     else if (section === 'epoch') for (const r of await runOnce(['epoch', '--backend', o.backend, ...(o.smoke ? ['--smoke'] : [])], o.verbose)) bench(r);
     else if (section === 'memory') {

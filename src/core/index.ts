@@ -42,3 +42,20 @@ export { selectBackend, listBackends, BackendUnavailableError } from './compute/
 export { installBackend, defaultBackendsDirectory } from './compute/install';
 export { conv2dFilterGrad, conv2dInputGrad, conv2dTranspose } from './compute/conv2d';
 export * as ops3d from './compute/ops3d';
+// Losses and metrics (issue 3): the rest of their public API.
+export { EPSILON as LOSS_EPSILON, LOSS_OPTION_KEYS, REDUCTIONS, isLossName, type Reduction } from './losses';
+export { suggest } from './util/suggest';
+export { adaptiveCalibrationError, nanMean, DEFAULT_BINS, FINE_BINS, type CalibrationResult, type ClassCalibration, type CalibrationErrors, type SegmentationResult, type OverlapScores, type ClassCounts, type ClassOverlap, type SweepPointCounts, type ClassSweep, type TemperatureFit, type CaseMetrics } from './metrics';
+// 3D volumes (issue 4): NIfTI I/O, the volume data set, patches, predictions, 3D previews.
+export { readNifti, readNiftiHeader, parseNifti, encodeNifti, writeNifti, labelsFromVolume, quaternToAffine, affineToQuatern, niftiStem, isNiftiFileName, NiftiError, NIFTI_DATATYPE_CODES } from './data/nifti';
+export type { NiftiDataType, NiftiHeaderInfo, NiftiVolume, NiftiReadOptions, NiftiWriteInput, Mat4 } from './data/nifti';
+export { VolumeData, openVolumeData, openVolumeDataset, pairVolumes, normalizeVolume, isVolumeMeta } from './data/volume-data';
+export type { VolumeMeta, VolumeCase, VolumeDataOptions, VolumePairing } from './data/volume-data';
+export { originRange, randomOrigin, centredOrigin, foregroundIndex, randomForegroundVoxel, isForegroundPatch, drawPatchAugment, extractPatch, NO_PATCH_AUGMENT } from './data/patches';
+export type { PatchAugment, Vec3 } from './data/patches';
+export { writeVolumePrediction, type VolumePredictionFiles } from './data/volume-predictions';
+export { renderVolumePreview, volumeSlice, argmax, VOLUME_VIEWS, type VolumeView, type VolumePreviewInput } from './train/previews';
+export type { SlidingWindowOptions } from './train/sliding-window';
+export { AUTO_ORDER, installHint, KernelCheckError, resetBackendSelection, type BackendChoice, type BackendAvailability, type SelectOptions } from './compute/backend';
+export { WASM_REPLACEMENTS, replaceKernel, restoreKernel, isReplaced, builtinKernel, type ReplacementKernel } from './compute/wasm-kernels';
+export { GRADCHECK_TOLERANCE, checkReplacement, runGradientChecks, checkConvCases, checkOpGradients, maxRelError, type KernelCheck, type ConvCase, type PoolCase, type Pool3dCase } from './compute/gradcheck';

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainingEvent } from '../protocol/training';
-import { progressFraction, progressText } from './model/format';
+import { formatMetric, progressFraction, progressText } from './model/format';
 import { RunManager, type RunJob, type RunRequest } from './model/run-manager';
 
 const MAX_CHANNELS = 12;
@@ -21,6 +21,7 @@ export class RunsController implements vscode.Disposable {
   private readonly offs: (() => void)[] = [];
   private lastOutcome: { text: string; tooltip: string; runDir: string | null; until: number } | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
+  private readonly bestDsc = new Map<string, number>();
 
   constructor(
     backendScript: string,
@@ -34,6 +35,7 @@ export class RunsController implements vscode.Disposable {
       this.manager.onLog.on(({ job, line, stream }) => this.appendLine(job, stream === 'stderr' ? `[stderr] ${line}` : stream === 'host' ? `[host] ${line}` : line)),
       this.manager.onEvent.on(({ job, event }) => {
         if (event.type === 'started') this.flushChannel(job);
+        if (event.type === 'finished' && event.summary.best) this.bestDsc.set(job.id, event.summary.best.dsc);
         if (event.type === 'step' || event.type === 'epoch' || event.type === 'started') this.updateProgress(job);
         this.updateStatus();
         this.onTrainingEvent(event);
@@ -141,7 +143,9 @@ export class RunsController implements vscode.Disposable {
     this.progressDone.get(job.id)?.();
     this.progressDone.delete(job.id);
     const name = job.runId ?? `${job.request.experiment} · ${job.request.lossName}`;
-    this.lastOutcome = { text: `DSC++ ${job.request.lossName}: ${job.state}`, tooltip: `${name}: ${job.state}${job.error ? `: ${job.error.message}` : ''}`, runDir: job.runDir, until: Date.now() + 60_000 };
+    const best = this.bestDsc.get(job.id);
+    this.bestDsc.delete(job.id);
+    this.lastOutcome = { text: `DSC++ ${job.request.lossName}: ${job.state}${best !== undefined ? ` · best DSC ${formatMetric(best)}` : ''}`, tooltip: `${name}: ${job.state}${job.error ? `: ${job.error.message}` : ''}`, runDir: job.runDir, until: Date.now() + 60_000 };
     if (job.state === 'failed') {
       this.ensureChannel(job);
       const tail = job.stderrTail ? job.stderrTail.split('\n').filter((l) => l.trim()).slice(-3).join(' | ') : '';
@@ -171,7 +175,7 @@ export class RunsController implements vscode.Disposable {
     }
     const last = this.lastOutcome;
     if (last && last.until > Date.now()) {
-      const icon = last.text.endsWith('completed') ? '$(pass)' : last.text.endsWith('failed') ? '$(error)' : '$(debug-stop)';
+      const icon = last.text.includes(': completed') ? '$(pass)' : last.text.includes(': failed') ? '$(error)' : '$(debug-stop)';
       this.status.text = `${icon} ${last.text}`;
       this.status.tooltip = `${last.tooltip}\nClick to show the loss curves.`;
       this.status.command = { command: 'dscpp.showLossCurves', title: 'Show Loss Curves', arguments: last.runDir ? [last.runDir] : [] };

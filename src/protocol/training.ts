@@ -99,6 +99,8 @@ export interface RunRecord {
   resumedFrom: { epoch: number; at: string }[];
   /** Set by executors other than local, e.g. Slurm. */
   executor?: { kind: 'local' } | { kind: 'slurm'; jobId: string; arrayTaskId?: number; cluster?: string; outputFile?: string };
+  /** Set for runs of a sweep: the sweep's id, this run's index in it and the values it sets (e.g. { seed: 2, 'train.lr': 0.001 }). */
+  sweep?: { id: string; index: number; params: Record<string, unknown> };
 }
 
 export type TrainingEvent =

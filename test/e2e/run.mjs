@@ -364,6 +364,24 @@ async function main() {
       await shot('03-run-completed');
     });
 
+    await step('clicking the status bar item opens the loss curves of that run', async () => {
+      const [rec] = runRecords(ws, 'e2e-tiny');
+      const item = page.locator('.statusbar-item', { hasText: 'DSC++ dice: completed' }).first();
+      await item.waitFor({ state: 'visible', timeout: 10_000 });
+      await item.locator('a, .statusbar-item-label').first().click();
+      await page.locator('.tab', { hasText: 'DSC++ Loss Curves' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      const frame = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+      await frame.locator('[data-testid="render-info"][data-total-points]').waitFor({ state: 'attached', timeout: 30_000 });
+      const status = (await frame.locator(`[data-testid="run-status-${rec.id}"]`).textContent())?.trim();
+      const epochs = await frame.locator(`[data-testid="epochs-${rec.id}"]`).getAttribute('data-value');
+      const shown = Number(await frame.locator(`[data-testid="val-dsc-${rec.id}"]`).getAttribute('data-value'));
+      if (status !== 'completed' || epochs !== '2') throw new Error(`the curves panel shows status ${status}, ${epochs} epochs; expected completed, 2`);
+      if (!(Math.abs(shown - rec.summary.last.dsc) < 1e-6)) throw new Error(`the curves panel shows validation DSC ${shown}, run.json says ${rec.summary.last.dsc}`);
+      log(`  curves panel: ${status}, ${epochs} epochs, last validation DSC ${shown} (run.json ${rec.summary.last.dsc})`);
+      await shot('04-loss-curves-from-status-bar');
+      await palette(page, 'View: Close All Editors');
+    });
+
     await step('run again through the CodeLens, then stop it: marked stopped', async () => {
       // A longer schedule for the second run, so that there is time to stop it.
       writeFileSync(join(ws, 'tiny.dscpp.yaml'), TINY(300));
@@ -372,13 +390,13 @@ async function main() {
       await lens.waitFor({ state: 'visible', timeout: 30_000 });
       await lens.click();
       await treeRow(page, 'dice, running, epoch').first().waitFor({ state: 'visible', timeout: 60_000 });
-      await shot('04-codelens-run');
+      await shot('05-codelens-run');
       await palette(page, 'DSC++: Stop Run');
       await treeRow(page, 'dice, stopped').first().waitFor({ state: 'visible', timeout: 60_000 });
       const recs = runRecords(ws, 'e2e-tiny');
       if (recs.length !== 2 || recs[1].status !== 'stopped') throw new Error(`expected the second run stopped, run.json says ${recs.map((r) => r.status).join(', ')}`);
       await waitUntil('the training process to exit', () => backendPids(extensionsDir).length === 0, 30_000);
-      await shot('05-run-stopped');
+      await shot('06-run-stopped');
     });
 
     await step(`the invalid config shows its diagnostic at line ${INVALID_LINE}`, async () => {
@@ -396,7 +414,31 @@ async function main() {
       const squiggleTop = await page.locator('.squiggly-error').first().evaluate((el) => el.getBoundingClientRect().top);
       const lineTop = await page.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^\\s*${INVALID_LINE}\\s*$`) }).first().evaluate((el) => el.getBoundingClientRect().top);
       if (Math.abs(squiggleTop - lineTop) > 4) throw new Error(`the squiggle is at y=${squiggleTop}, line ${INVALID_LINE} at y=${lineTop}`);
-      await shot('06-invalid-config');
+      await shot('07-invalid-config');
+    });
+
+    await step('DSC++: Select Compute Backend lists this host\'s backends and what auto picks', async () => {
+      await palette(page, 'DSC++: Select Compute Backend');
+      const auto = page.locator('.quick-input-widget .monaco-list-row', { hasText: /picks \S+ on this host/ }).first();
+      await auto.waitFor({ state: 'visible', timeout: 60_000 });
+      const autoText = ((await auto.textContent()) ?? '').trim();
+      const wasm = ((await page.locator('.quick-input-widget .monaco-list-row', { hasText: /wasm\s*available/ }).first().textContent()) ?? '').trim();
+      log(`  quick pick: "${autoText}" / "${wasm}"`);
+      await shot('08-select-compute-backend');
+      await page.keyboard.press('Escape');
+    });
+
+    await step('DSC++: Install GPU Backend explains the outcome in plain words', async () => {
+      await palette(page, 'DSC++: Install GPU Backend');
+      await quickPick(page, 'Native TensorFlow on the CPU');
+      // Here the install script cannot download libtensorflow; with internet access it installs.
+      const toast = page.locator('.notification-toast', { hasText: /tensorflow (could not be installed|installed in)/ }).first();
+      await toast.waitFor({ state: 'visible', timeout: 240_000 });
+      const text = ((await toast.textContent()) ?? '').trim();
+      log(`  notification: "${text.slice(0, 300)}"`);
+      if (/could not be installed/.test(text) && !/keeps working on the wasm backend/.test(text)) throw new Error(`the failure does not say that wasm keeps working: ${text}`);
+      await shot('09-install-gpu-backend');
+      await palette(page, 'Notifications: Clear All Notifications');
     });
 
     await step('after a window reload the view is rebuilt from disk', async () => {
@@ -406,7 +448,7 @@ async function main() {
       await openExperimentsView(page);
       await treeRow(page, 'dice, completed').first().waitFor({ state: 'visible', timeout: 60_000 });
       await treeRow(page, 'dice, stopped').first().waitFor({ state: 'visible', timeout: 10_000 });
-      await shot('07-after-reload');
+      await shot('10-after-reload');
     });
 
     await step('no training process is left after the window closes', async () => {
@@ -416,15 +458,19 @@ async function main() {
       await treeRow(page, 'dice, running, epoch').first().waitFor({ state: 'visible', timeout: 60_000 });
       const pids = backendPids(extensionsDir);
       if (pids.length !== 1) throw new Error(`expected one training process, found ${pids.length}`);
-      await shot('08-running-before-close');
-      await context.close();
-      context = null;
-      page = null;
+      await shot('11-running-before-close');
+      // Close the window the way a user does (unload handlers run: VS Code shuts its extension host
+      // down, which deactivates the extension), then the browser.
       const s = Date.now();
+      await page.close({ runBeforeUnload: true });
+      page = null;
       await waitUntil(`training process ${pids[0]} to exit after the window closed`, () => backendPids(extensionsDir).length === 0, 60_000, 250);
       log(`  training process ${pids[0]} exited ${((Date.now() - s) / 1000).toFixed(1)} s after the window closed`);
+      await context.close();
+      context = null;
       const recs = runRecords(ws, 'e2e-tiny');
       log(`  run statuses on disk: ${recs.map((r) => r.status).join(', ')}`);
+      if (recs.length !== 3 || recs[2].status !== 'stopped') throw new Error(`expected the run cut short by the closing window to be marked stopped, run.json says ${recs[2]?.status}`);
     });
   } catch (e) {
     failed = e;

@@ -11,7 +11,7 @@ import { parseConfigText } from '../../src/core/config';
 import { displayStatus, formatDuration, formatMetric, lossLabel, progressFraction, progressText, runDescription, runTooltipLines } from '../../src/extension/model/format';
 import { parseBackendMessage, RunTracker, TailBuffer } from '../../src/extension/model/messages';
 import { configRelativePath, experimentName, parseClassList, renderTemplate, TEMPLATES, validateExperimentName, yamlScalar } from '../../src/extension/model/templates';
-import { buildConfigEntry, configDescription, lensLine, readConfigInfo } from '../../src/extension/model/experiments';
+import { buildConfigEntry, configDescription, lensLine, readConfigInfo, runLabel } from '../../src/extension/model/experiments';
 import type { RunRecord, TrainingEvent } from '../../src/protocol/training';
 import { REPO, tinyWorkspace } from '../helpers/tiny';
 
@@ -237,6 +237,8 @@ test('the view model from real run folders: status, description, stale runs as i
     ],
   );
   assert.equal(displayStatus('running', true), 'interrupted');
+  assert.equal(runLabel(done.record), 'dice');
+  assert.equal(runLabel({ ...done.record, sweep: { id: 's1', index: 1, params: { seed: 2, 'train.lr': 0.001 } } }), 'dice · seed=2 train.lr=0.001');
   // The runs root override moves where runs are looked for.
   const elsewhere = buildConfigEntry(info, join(dir, 'nowhere'), []);
   assert.equal(elsewhere.runsDir, join(dir, 'nowhere', 'tiny'));

@@ -8,6 +8,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LOSS_DEFAULTS, LOSS_NAMES, LossError, createLoss, lossValue, validateLossOptions, type LossName, type LossOptions } from '../../src/core/losses';
 import { suggest } from '../../src/core/util/suggest';
+import { resetBackendSelection, selectBackend } from '../../src/core/compute/backend';
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -298,9 +299,10 @@ describe('gradients', () => {
       const pt = tf.tensor(p, shape);
       const g = tf.grad((x: tf.Tensor) => loss(yt, x))(pt);
       const gv = Array.from(g.dataSync());
+      // The sigmoid layout (one channel) has no background channel to drop.
       const ys = tf.tensor(labels, [2, 2, 2, 1]);
       const ps = tf.tensor(fg, [2, 2, 2, 1]);
-      const sigGrad = tf.grad((x: tf.Tensor) => loss(ys, x))(ps);
+      const sigGrad = options.includeBackground === false ? tf.ones([1]) : tf.grad((x: tf.Tensor) => loss(ys, x))(ps);
       const sv = Array.from(sigGrad.dataSync());
       tf.dispose([yt, pt, g, ys, ps, sigGrad]);
       assert.ok(
@@ -483,4 +485,44 @@ describe('lossValue', () => {
       assert.throws(call, (e: unknown) => e instanceof LossError && e.message === message),
     );
   }
+});
+
+// The training default backend: the same values (float32 on both) and finite gradients on wasm.
+describe('wasm backend', () => {
+  test('every loss: the table values and finite gradients', async () => {
+    resetBackendSelection();
+    await selectBackend('wasm');
+    try {
+      assert.equal(tf.getBackend(), 'wasm');
+      const yM = oneHot([0, 1, 1, 0, 1, 1, 0, 0], 2);
+      const pM = [0.2, 0.7, 0.4, 0.1, 0.9, 0.6, 0.3, 0.2].flatMap((f) => [1 - f, f]);
+      const expected: Record<LossName, number> = {
+        dice: 0.2784526,
+        dscpp: 0.1238021,
+        tversky: 0.2789468,
+        'tversky++': 0.1258634,
+        focal_tversky: 0.38184,
+        'focal_tversky++': 0.2073754,
+        ce: 0.3496843,
+        focal: 0.0619696,
+        combo: 0.3140685,
+        'combo++': 0.2367432,
+        unified_focal: 0.2819802,
+        'unified_focal++': 0.201618,
+      };
+      const edge = [0, 1, 1e-12, 1, 0.5, 1, 0, 0.3].flatMap((f) => [1 - f, f]);
+      for (const name of LOSS_NAMES) {
+        close(value(name, yM, pM, [2, 2, 2, 2]), expected[name], `${name} on wasm`);
+        const loss = createLoss(name);
+        const yt = tf.tensor(yM, [2, 2, 2, 2]);
+        const pt = tf.tensor(edge, [2, 2, 2, 2]);
+        const g = tf.grad((x: tf.Tensor) => loss(yt, x))(pt);
+        assert.ok(Array.from(g.dataSync()).every(Number.isFinite), `${name} gradient on wasm`);
+        tf.dispose([yt, pt, g]);
+      }
+    } finally {
+      resetBackendSelection();
+      await tf.setBackend('cpu');
+    }
+  });
 });

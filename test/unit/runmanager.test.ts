@@ -106,6 +106,15 @@ test('a cooperative stop finishes the step, saves last and marks the run stopped
   assert.equal(rec.status, 'stopped');
   assert.ok(existsSync(join(job.runDir, 'checkpoints', 'last')), 'last checkpoint saved');
   assert.equal(m.stop(job.id), false, 'a finished job cannot be stopped again');
+  // Resume it (the "resume" action of the view): same folder, trained on to the end.
+  const resumed = m.enqueue({ ...request(config), resume: job.runDir, epochs: 2 });
+  assert.equal(resumed.runDir, job.runDir);
+  assert.equal(resumed.runId, job.runId);
+  await ended(m, resumed);
+  assert.equal(resumed.state, 'completed', resumed.error?.message);
+  const after = readRunRecord(job.runDir);
+  assert.equal(after.status, 'completed');
+  assert.equal(after.resumedFrom.length, 1);
   await m.dispose();
 });
 

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { startQueuedRun } from '../../core/executors/sweep-store';
 import { runExperiment } from '../../core/train/experiment';
 import type { StopSignal } from '../../core/train/trainer';
 import { intFlag, parseArgs, stringFlag, UsageError, type Command } from '../command';
@@ -11,6 +12,7 @@ seed and split, and prints a summary table.
 
 Options:
   --resume RUN      resume an interrupted or stopped run folder (its config snapshot is used)
+  --run-dir RUN     train a run folder pre-created by \`dscpp-lab sweep\` (status queued; what Slurm tasks run)
   --loss N          train only the loss entry with index N (0-based)
   --backend B       auto | wasm | cpu | tensorflow | tensorflow-gpu | webgpu (overrides the config)
   --epochs N        number of epochs (overrides train.epochs)
@@ -26,8 +28,18 @@ export const trainCommand: Command = {
   summary: 'train the runs of an experiment config',
   usage,
   async run(argv) {
-    const p = parseArgs(argv, { values: ['resume', 'loss', 'backend', 'epochs', 'out', 'backends-dir'] }, 'train');
-    const resumeDir = stringFlag(p, 'resume');
+    const p = parseArgs(argv, { values: ['resume', 'run-dir', 'loss', 'backend', 'epochs', 'out', 'backends-dir'] }, 'train');
+    let resumeDir = stringFlag(p, 'resume');
+    const runDir = stringFlag(p, 'run-dir');
+    if (runDir) {
+      if (resumeDir || p.positionals.length) throw new UsageError('train: --run-dir takes neither a config nor --resume');
+      const start = startQueuedRun(runDir);
+      if (start.action === 'skip') {
+        process.stdout.write(`${start.message}\n`);
+        return 0;
+      }
+      resumeDir = start.resume;
+    }
     const config = p.positionals[0];
     if (!config && !resumeDir) throw new UsageError('train: missing <config> (a *.dscpp.yaml file), or --resume RUN');
     if (p.positionals.length > 1) throw new UsageError(`train: expected one config, got ${p.positionals.length}: ${p.positionals.join(' ')}`);

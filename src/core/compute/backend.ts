@@ -5,9 +5,16 @@
 // the reasons others were skipped, package versions and the start-up gradient checks are returned
 // and recorded in every run.
 //
-// tfjs-core keeps its engine and kernel registry on the global object (getGlobalNamespace()._tfengine
-// and the 'kernelRegistry' global), so a tfjs-node installed elsewhere with its own tfjs-core copy
-// registers its kernels into the same registry our engine uses.
+// A tfjs-node installed in the backends directory brings its own copy of tfjs-core, and still works with
+// ours: tfjs-core 4.22 keeps its engine on the global object (getOrMakeEngine() reuses
+// `global._tfengine`, engine.js) and the kernel and gradient registries in `global._tfGlobals`
+// (getGlobal('kernelRegistry' | 'gradRegistry'), kernel_registry.js / global_util.js). Whichever copy
+// loads first creates them; the other copy's registerBackend / registerKernel write into the same
+// engine and registry, and its ops run through that engine. Checked by a test that loads a second copy
+// of tfjs-core from a backends directory.
+//
+// On wasm, the missing or wrong gradient kernels are replaced (wasm-kernels.ts); each replacement is
+// gradient-checked against cpu first and refused, with an error, if it does not match.
 import * as tf from '@tensorflow/tfjs-core';
 // Gradients of every kernel (tfjs-core ships them separately from the ops).
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
@@ -15,8 +22,8 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BackendInfo, BackendName } from '../../protocol/training';
-import { installConv2dGradients } from './conv2d';
-import { runGradientChecks, GRADCHECK_TOLERANCE } from './gradcheck';
+import { checkReplacement, GRADCHECK_TOLERANCE, type KernelCheck } from './gradcheck';
+import { WASM_REPLACEMENTS, isReplaced, replaceKernel, restoreKernel } from './wasm-kernels';
 import { defaultBackendsDirectory } from './install';
 import { hardwareAdapterProblem, prepareWebgpuBackend } from './webgpu';
 
@@ -61,7 +68,12 @@ export function installHint(b: BackendName): string {
 
 const localRequire = createRequire(__filename);
 
-function requireFrom(name: string, backendsDirectory = defaultBackendsDirectory()): { module: unknown; path: string } {
+/**
+ * Loads an optional package from our node_modules, else from `<backendsDirectory>/node_modules` (where
+ * `dscpp-lab backend install` puts it). The error is the first informative one (a load failure beats
+ * "Cannot find module").
+ */
+export function requireFrom(name: string, backendsDirectory = defaultBackendsDirectory()): { module: unknown; path: string } {
   const errors: string[] = [];
   const bases = [__filename, ...(backendsDirectory ? [join(backendsDirectory, 'noop.js'), join(backendsDirectory, 'node_modules', 'noop.js')] : [])];
   for (const base of bases) {
@@ -156,6 +168,46 @@ async function hasHardwareWebgpu(dir?: string): Promise<string | null> {
 }
 
 let current: BackendInfo | null = null;
+const kernelResults = new Map<string, number>();
+
+/** Thrown when a replacement kernel does not match cpu: it is not registered, and training must not start. */
+export class KernelCheckError extends Error {
+  constructor(readonly failed: KernelCheck[]) {
+    super(
+      `gradient check of the wasm replacement kernels failed (tolerance ${GRADCHECK_TOLERANCE}, max relative error against cpu): ` +
+        failed.map((k) => `${k.kernelName} ${k.maxRelError.toExponential(2)} (worst case: ${[...k.cases].sort((a, b) => b.maxRelError - a.maxRelError)[0]?.case ?? 'none'})`).join('; ') +
+        `. Those kernels were not registered, so gradients on wasm would be wrong. Pick backend: cpu (slow but correct), and report this with the tfjs versions.`,
+    );
+    this.name = 'KernelCheckError';
+  }
+}
+
+/**
+ * Registers the wasm replacement kernels, each after its gradient check against cpu (`check`), once per
+ * process. Returns BackendInfo.kernels (maxRelError NaN, null in JSON, where the check was skipped).
+ */
+function installWasmReplacements(check: boolean, log: (msg: string) => void): BackendInfo['kernels'] {
+  const failed: KernelCheck[] = [];
+  for (const r of WASM_REPLACEMENTS) {
+    let err = kernelResults.get(r.kernelName) ?? NaN;
+    if (check && Number.isNaN(err)) {
+      const t0 = Date.now();
+      const c = checkReplacement(r, 'wasm');
+      if (!(c.maxRelError <= GRADCHECK_TOLERANCE)) {
+        if (isReplaced(r.kernelName, 'wasm')) restoreKernel(r.kernelName, 'wasm');
+        kernelResults.delete(r.kernelName);
+        failed.push(c);
+        continue;
+      }
+      err = c.maxRelError;
+      log(`wasm kernel ${r.kernelName}: ${r.method}; gradient check against cpu: max relative error ${err.toExponential(1)} (${Date.now() - t0} ms)`);
+    }
+    kernelResults.set(r.kernelName, err);
+    if (!isReplaced(r.kernelName, 'wasm')) replaceKernel(r.kernelName, 'wasm', r.make('wasm'));
+  }
+  if (failed.length) throw new KernelCheckError(failed);
+  return [...kernelResults].map(([name, maxRelError]) => ({ name, maxRelError }));
+}
 
 /** The cpu backend prints a "use tfjs-node" banner on first use; we already report the backend choice. */
 function quietCpuBanner(): void {
@@ -192,14 +244,7 @@ export async function selectBackend(pref: BackendChoice, opts: SelectOptions = {
       skipped.push({ name: b, reason });
       continue;
     }
-    installConv2dGradients();
-    let kernels: BackendInfo['kernels'] = [];
-    if (loaded.replacementKernels && opts.gradientCheck !== false) {
-      kernels = await runGradientChecks();
-      const bad = kernels.filter((k) => !(k.maxRelError <= GRADCHECK_TOLERANCE));
-      if (bad.length) throw new Error(`gradient check failed on ${b}: ${bad.map((k) => `${k.name} max relative error ${k.maxRelError.toExponential(2)} > ${GRADCHECK_TOLERANCE}`).join('; ')}`);
-      await activate(loaded.tfName);
-    }
+    const kernels = loaded.replacementKernels ? installWasmReplacements(opts.gradientCheck !== false, log) : [];
     current = { name: b, versions: { '@tensorflow/tfjs-core': tf.version_core, ...loaded.versions }, skipped, kernels };
     log(`compute backend: ${b}${skipped.length ? ` (skipped: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})` : ''}`);
     return current;

@@ -1,32 +1,76 @@
-// Gradient checks of the replacement convolution gradients against the `cpu` backend's own kernels
-// (Conv2DBackpropFilter / Conv2DBackpropInput), on small random inputs covering strides 1 and 2,
-// 'same' and 'valid' padding and odd sizes. Run at start-up on backends that use them, and in the tests.
+// Gradient checks against the `cpu` backend (the reference):
+//  - checkReplacement / runGradientChecks: each replacement kernel of wasm-kernels.ts against cpu's own
+//    kernel, on small random inputs covering strides 1 and 2, 'same' and 'valid' padding and odd sizes.
+//    Kernels are called directly on each backend (no engine, no change of the active backend), so the
+//    check runs before a replacement is registered; selectBackend refuses a kernel that fails it.
+//  - checkConvCases: the Conv2DBackpropFilter / Conv2DBackpropInput kernels of the active backend.
+//  - checkOpGradients: the value and the gradients of any differentiable function on a backend against
+//    cpu (used by the tests for conv2d, conv2dTranspose, fused conv2d and the 3D composites).
+// The error measure is max |a − b| / max |b| over all elements (b = cpu): relative to the largest
+// reference magnitude, so that near-zero entries do not blow it up.
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dFilterGrad, conv2dInputGrad } from './conv2d';
 import { Rng } from '../util/rng';
+import { WASM_REPLACEMENTS, type ReplacementKernel } from './wasm-kernels';
 
+/** A replacement kernel whose error against cpu exceeds this is refused. */
 export const GRADCHECK_TOLERANCE = 1e-3;
 
+type Shape4 = [number, number, number, number];
+
 export interface ConvCase {
-  x: [number, number, number, number];
-  filter: [number, number, number, number];
-  strides: number;
+  x: Shape4;
+  filter: Shape4;
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | tf.backend_util.ExplicitPadding;
+}
+
+export interface PoolCase {
+  x: Shape4;
+  size: number | [number, number];
+  strides: number | [number, number];
   pad: 'same' | 'valid';
 }
 
-/** The start-up set: small, but covering both strides, both paddings and odd sizes. */
-export const STARTUP_CASES: ConvCase[] = [
+export interface Pool3dCase {
+  x: [number, number, number, number, number];
+  size: number | [number, number, number];
+  strides: number | [number, number, number];
+  pad: 'same' | 'valid';
+}
+
+/** The start-up set: small (the whole check takes well under a second) but covering both strides, both paddings and odd sizes. */
+export const STARTUP_CONV_CASES: ConvCase[] = [
   { x: [2, 7, 7, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'same' },
   { x: [2, 7, 6, 3], filter: [3, 3, 3, 2], strides: 2, pad: 'same' },
   { x: [1, 9, 7, 2], filter: [3, 3, 2, 3], strides: 2, pad: 'valid' },
+  { x: [1, 6, 5, 2], filter: [3, 3, 2, 2], strides: 1, pad: 'valid' },
   { x: [1, 8, 8, 4], filter: [2, 2, 4, 2], strides: 2, pad: 'same' },
 ];
+export const STARTUP_POOL_CASES: PoolCase[] = [
+  { x: [2, 6, 6, 3], size: 2, strides: 2, pad: 'valid' },
+  { x: [1, 7, 5, 2], size: 3, strides: 2, pad: 'same' },
+  { x: [1, 5, 9, 2], size: 2, strides: 2, pad: 'same' },
+];
+export const STARTUP_POOL3D_CASES: Pool3dCase[] = [
+  { x: [2, 4, 6, 4, 3], size: 2, strides: 2, pad: 'valid' },
+  { x: [1, 5, 7, 3, 2], size: 3, strides: 2, pad: 'same' },
+  { x: [1, 3, 5, 4, 2], size: 2, strides: 1, pad: 'valid' },
+];
+/** Pooling inputs are drawn from [−1.5, 0.5]: many windows are all negative, where wasm's built-in pooling is wrong. */
+export const POOL_INPUT_RANGE: [number, number] = [-1.5, 0.5];
+/** Kept for callers of the earlier API. */
+export const STARTUP_CASES = STARTUP_CONV_CASES;
 
-function random(shape: number[], rng: Rng): Float32Array {
+export interface Data {
+  values: Float32Array;
+  shape: number[];
+}
+
+export function randomData(shape: number[], rng: Rng, lo = -1, hi = 1): Data {
   const n = shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = rng.uniform(-1, 1);
-  return out;
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = rng.uniform(lo, hi);
+  return { values, shape };
 }
 
 export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -34,10 +78,125 @@ export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number 
   let num = 0;
   let den = 0;
   for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs((a[i] as number) - (b[i] as number)));
+    const d = Math.abs((a[i] as number) - (b[i] as number));
+    if (!(d <= num)) num = d; // NaN propagates
     den = Math.max(den, Math.abs(b[i] as number));
   }
   return num / Math.max(den, 1e-12);
+}
+
+/** Runs one kernel function on a backend, outside the engine, and returns its output values. */
+export function runKernelDirect(backendName: string, kernel: tf.KernelFunc | string, inputs: Record<string, Data>, attrs: tf.NamedAttrMap): Data {
+  const backend = tf.findBackend(backendName);
+  if (!backend) throw new Error(`backend '${backendName}' is not registered or not initialised`);
+  const kernelFunc = typeof kernel === 'string' ? tf.getKernel(kernel, backendName)?.kernelFunc : kernel;
+  if (!kernelFunc) throw new Error(`kernel '${String(kernel)}' is not registered for backend '${backendName}'`);
+  const infos: Record<string, tf.TensorInfo> = {};
+  try {
+    for (const [k, d] of Object.entries(inputs)) infos[k] = { dataId: backend.write(d.values.slice(), d.shape, 'float32'), shape: d.shape, dtype: 'float32' };
+    const out = kernelFunc({ inputs: infos, backend, attrs });
+    if (Array.isArray(out)) throw new Error(`kernel returned ${out.length} outputs; expected one`);
+    try {
+      return { values: Float32Array.from(backend.readSync(out.dataId) as Float32Array), shape: out.shape };
+    } finally {
+      backend.disposeData(out.dataId);
+    }
+  } finally {
+    for (const t of Object.values(infos)) backend.disposeData(t.dataId);
+  }
+}
+
+function convAttrs(c: ConvCase): tf.NamedAttrMap {
+  return { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+}
+
+function convInputs(c: ConvCase, rng: Rng) {
+  const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad);
+  return { x: randomData(c.x, rng), filter: randomData(c.filter, rng), dy: randomData([c.x[0], info.outHeight, info.outWidth, c.filter[3]], rng) };
+}
+
+export interface CaseError {
+  /** A readable description of the case. */
+  case: string;
+  maxRelError: number;
+}
+
+export interface KernelCheck {
+  kernelName: string;
+  method: string;
+  maxRelError: number;
+  cases: CaseError[];
+}
+
+function describePool(c: PoolCase | Pool3dCase): string {
+  return `x [${c.x.join(', ')}], size ${JSON.stringify(c.size)}, strides ${JSON.stringify(c.strides)}, pad '${c.pad}'`;
+}
+
+function describeConv(c: ConvCase): string {
+  return `x [${c.x.join(', ')}], filter [${c.filter.join(', ')}], strides ${JSON.stringify(c.strides)}, pad ${JSON.stringify(c.pad)}`;
+}
+
+/**
+ * One replacement kernel (not yet registered, or registered: `kernelFunc` is run as given) on `backendName`
+ * against cpu's kernel, on the conv or pool cases that fit it.
+ */
+export function checkReplacement(r: ReplacementKernel, backendName = 'wasm', cases: { conv?: ConvCase[]; pool?: PoolCase[]; pool3d?: Pool3dCase[] } = {}, seed = 1234): KernelCheck {
+  const convCases = cases.conv ?? STARTUP_CONV_CASES;
+  const poolCases = cases.pool ?? STARTUP_POOL_CASES;
+  const pool3dCases = cases.pool3d ?? STARTUP_POOL3D_CASES;
+  const rng = new Rng(seed);
+  const kernelFunc = r.make(backendName);
+  const errors: CaseError[] = [];
+  const compare = (label: string, inputs: Record<string, Data>, attrs: tf.NamedAttrMap) => {
+    const ours = runKernelDirect(backendName, kernelFunc, inputs, attrs);
+    const ref = runKernelDirect('cpu', r.kernelName, inputs, attrs);
+    const shapeOk = ours.shape.length === ref.shape.length && ours.shape.every((d, i) => d === ref.shape[i]);
+    errors.push({ case: label, maxRelError: shapeOk ? maxRelError(ours.values, ref.values) : Infinity });
+  };
+  switch (r.kernelName) {
+    case 'Conv2DBackpropFilter':
+      for (const c of convCases) {
+        const d = convInputs(c, rng);
+        compare(describeConv(c), { x: d.x, dy: d.dy }, { ...convAttrs(c), filterShape: c.filter });
+      }
+      break;
+    case 'Conv2DBackpropInput':
+      for (const c of convCases) {
+        const d = convInputs(c, rng);
+        compare(describeConv(c), { dy: d.dy, filter: d.filter }, { ...convAttrs(c), inputShape: c.x });
+      }
+      break;
+    case 'MaxPoolGrad':
+      for (const c of poolCases) {
+        const attrs = { filterSize: c.size, strides: c.strides, pad: c.pad, dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+        const input = randomData(c.x, rng, ...POOL_INPUT_RANGE);
+        const output = runKernelDirect('cpu', 'MaxPool', { x: input }, attrs);
+        const dy = randomData(output.shape, rng);
+        compare(describePool(c), { dy, input, output }, attrs);
+      }
+      break;
+    case 'MaxPool3D':
+    case 'MaxPool3DGrad':
+      for (const c of pool3dCases) {
+        const attrs = { filterSize: c.size, strides: c.strides, pad: c.pad, dimRoundingMode: undefined, dataFormat: 'NDHWC' } as unknown as tf.NamedAttrMap;
+        const x = randomData(c.x, rng, ...POOL_INPUT_RANGE);
+        if (r.kernelName === 'MaxPool3D') {
+          compare(describePool(c), { x }, attrs);
+        } else {
+          const output = runKernelDirect('cpu', 'MaxPool3D', { x }, attrs);
+          compare(describePool(c), { dy: randomData(output.shape, rng), input: x, output }, attrs);
+        }
+      }
+      break;
+    default:
+      throw new Error(`no gradient check defined for replacement kernel '${r.kernelName}'`);
+  }
+  return { kernelName: r.kernelName, method: r.method, maxRelError: Math.max(...errors.map((c) => c.maxRelError)), cases: errors };
+}
+
+/** The start-up check of every wasm replacement kernel (run before they are registered). */
+export function runGradientChecks(backendName = 'wasm'): KernelCheck[] {
+  return WASM_REPLACEMENTS.map((r) => checkReplacement(r, backendName));
 }
 
 export interface ConvGradResult {
@@ -46,55 +205,72 @@ export interface ConvGradResult {
   inputError: number;
 }
 
-/** Compares our gradients on the active backend with cpu's kernels. Leaves the active backend as it was. */
-export async function checkConvCases(cases: ConvCase[] = STARTUP_CASES, seed = 1234): Promise<ConvGradResult[]> {
-  const active = tf.getBackend();
+/**
+ * The Conv2DBackpropFilter and Conv2DBackpropInput kernels of the active backend (through the engine:
+ * on wasm our replacements, elsewhere the backend's own) against cpu's, with async reads (webgpu).
+ */
+export async function checkConvCases(cases: ConvCase[] = STARTUP_CONV_CASES, seed = 1234): Promise<ConvGradResult[]> {
   const rng = new Rng(seed);
-  const inputs = cases.map((c) => {
-    const probe = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad);
-    const dyShape: [number, number, number, number] = [c.x[0], probe.outHeight, probe.outWidth, c.filter[3]];
-    return { c, x: random(c.x, rng), f: random(c.filter, rng), dy: random(dyShape, rng), dyShape };
-  });
-  const ours: { fg: Float32Array; ig: Float32Array }[] = [];
-  for (const { c, x, f, dy, dyShape } of inputs) {
-    const res = tf.tidy(() => {
-      const xt = tf.tensor4d(x, c.x);
-      const ft = tf.tensor4d(f, c.filter);
-      const dyt = tf.tensor(dy, dyShape) as tf.Tensor4D;
-      return [conv2dFilterGrad(xt, dyt, c.filter, c.strides, c.pad), conv2dInputGrad(c.x, dyt, ft, c.strides, c.pad)];
-    });
-    ours.push({ fg: (await res[0]!.data()) as Float32Array, ig: (await res[1]!.data()) as Float32Array });
-    res.forEach((t) => t.dispose());
-  }
-  await tf.setBackend('cpu');
   const out: ConvGradResult[] = [];
-  try {
-    for (let i = 0; i < inputs.length; i++) {
-      const { c, x, f, dy, dyShape } = inputs[i]!;
-      const res = tf.tidy(() => {
-        const xt = tf.tensor4d(x, c.x);
-        const ft = tf.tensor4d(f, c.filter);
-        const dyt = tf.tensor(dy, dyShape);
-        const fg = tf.engine().runKernel('Conv2DBackpropFilter', { x: xt, dy: dyt }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: c.filter } as unknown as tf.NamedAttrMap) as tf.Tensor;
-        const ig = tf.engine().runKernel('Conv2DBackpropInput', { dy: dyt, filter: ft }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor;
-        return [fg, ig];
-      });
-      const fgRef = res[0]!.dataSync();
-      const igRef = res[1]!.dataSync();
-      res.forEach((t) => t.dispose());
-      out.push({ case: c, filterError: maxRelError(ours[i]!.fg, fgRef), inputError: maxRelError(ours[i]!.ig, igRef) });
-    }
-  } finally {
-    await tf.setBackend(active);
+  for (const c of cases) {
+    const d = convInputs(c, rng);
+    const [fg, ig] = tf.tidy(() => {
+      const attrs = convAttrs(c);
+      const x = tf.tensor(d.x.values, d.x.shape);
+      const filter = tf.tensor(d.filter.values, d.filter.shape);
+      const dy = tf.tensor(d.dy.values, d.dy.shape);
+      return [
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: c.filter }) as tf.Tensor,
+        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: c.x }) as tf.Tensor,
+      ];
+    });
+    const fgv = (await fg.data()) as Float32Array;
+    const igv = (await ig.data()) as Float32Array;
+    fg.dispose();
+    ig.dispose();
+    const fgRef = runKernelDirect('cpu', 'Conv2DBackpropFilter', { x: d.x, dy: d.dy }, { ...convAttrs(c), filterShape: c.filter });
+    const igRef = runKernelDirect('cpu', 'Conv2DBackpropInput', { dy: d.dy, filter: d.filter }, { ...convAttrs(c), inputShape: c.x });
+    out.push({ case: c, filterError: maxRelError(fgv, fgRef.values), inputError: maxRelError(igv, igRef.values) });
   }
   return out;
 }
 
-/** The start-up check, summarised per replacement (max over cases). */
-export async function runGradientChecks(): Promise<{ name: string; maxRelError: number }[]> {
-  const r = await checkConvCases();
-  return [
-    { name: 'Conv2D filter gradient (forward Conv2D, dilation = stride)', maxRelError: Math.max(...r.map((x) => x.filterError)) },
-    { name: 'Conv2D input gradient (dilated dy, flipped filter, forward Conv2D)', maxRelError: Math.max(...r.map((x) => x.inputError)) },
-  ];
+export interface OpGradCheck {
+  /** Error of f's value. */
+  forward: number;
+  /** Error of the gradient with respect to each input, in order. */
+  grads: number[];
+  shape: number[];
+}
+
+/**
+ * Value and gradients of sum(f(inputs) · r), r a fixed random tensor, on `backend` against cpu. Leaves
+ * the active backend as it was.
+ */
+export async function checkOpGradients(backend: string, f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: Data[], seed = 77): Promise<OpGradCheck> {
+  const active = tf.getBackend();
+  const run = async (name: string) => {
+    await tf.setBackend(name);
+    const xs = inputs.map((d) => tf.tensor(d.values, d.shape));
+    try {
+      const y = f(...xs);
+      const r = randomData(y.shape, new Rng(seed));
+      const rt = tf.tensor(r.values, r.shape);
+      const grads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(...a), rt)))(xs);
+      const out = { y: (await y.data()) as Float32Array, shape: y.shape, grads: [] as Float32Array[] };
+      for (const g of grads) out.grads.push((await g.data()) as Float32Array);
+      [y, rt, ...grads].forEach((t) => t.dispose());
+      return out;
+    } finally {
+      xs.forEach((t) => t.dispose());
+    }
+  };
+  try {
+    const ref = await run('cpu');
+    const ours = await run(backend);
+    const sameShape = ours.shape.length === ref.shape.length && ours.shape.every((d, i) => d === ref.shape[i]);
+    return { forward: sameShape ? maxRelError(ours.y, ref.y) : Infinity, grads: ours.grads.map((g, i) => maxRelError(g, ref.grads[i]!)), shape: ours.shape };
+  } finally {
+    await tf.setBackend(active);
+  }
 }

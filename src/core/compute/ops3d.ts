@@ -96,14 +96,21 @@ export function maxPool3d(x: tf.Tensor5D, size = 2): tf.Tensor5D {
   });
 }
 
-/** Nearest-neighbour up-sampling by an integer factor on D, H and W. */
+/**
+ * Nearest-neighbour up-sampling by an integer factor on D, H and W: each axis in turn, by concatenating
+ * `factor` copies on a rank-3 view (its gradient is a sum of slices, fast and correct on every backend).
+ * Not tf.image.resizeNearestNeighbor: tfjs-backend-cpu 4.22's ResizeNearestNeighborGrad is wrong for
+ * batch > 1 (it reads dy with the image's batch stride), which made cpu training of the 3D U-Net wrong.
+ */
 export function upsample3d(x: tf.Tensor5D, factor = 2): tf.Tensor5D {
   const [n, d, h, w, c] = x.shape;
+  if (!Number.isInteger(factor) || factor < 1) throw new Error(`upsample3d: factor must be a positive integer, got ${factor}`);
+  if (factor === 1) return tf.clone(x);
   return tf.tidy(() => {
-    const hw = tf.image.resizeNearestNeighbor(tf.reshape(x, [n * d, h, w, c]) as tf.Tensor4D, [h * factor, w * factor]);
-    const m = h * factor * w * factor * c;
-    const r = tf.reshape(hw, [n, d, 1, m]);
-    const rep = tf.concat(new Array<tf.Tensor>(factor).fill(r), 2); // [n, d, factor, m]
-    return tf.reshape(rep, [n, d * factor, h * factor, w * factor, c]) as tf.Tensor5D;
+    const repeat = (t: tf.Tensor, outer: number, inner: number) => tf.concat(new Array<tf.Tensor>(factor).fill(tf.reshape(t, [outer, 1, inner])), 1);
+    const alongW = repeat(x, n * d * h * w, c); // [n, d, h, w·f, c]
+    const alongH = repeat(alongW, n * d * h, w * factor * c); // [n, d, h·f, w·f, c]
+    const alongD = repeat(alongH, n * d, h * factor * w * factor * c); // [n, d·f, h·f, w·f, c]
+    return tf.reshape(alongD, [n, d * factor, h * factor, w * factor, c]) as tf.Tensor5D;
   });
 }

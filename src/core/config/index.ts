@@ -250,9 +250,12 @@ export function parseConfigText(text: string, file: string, opts: ParseOptions =
   const { loss, losses, ...rest } = parsed;
   // Cross-field rules.
   if (loss && losses) diagnostics.push(diag(file, loc, ['losses'], `write either 'loss' (one entry) or 'losses' (several), not both`));
-  if (!loss && !losses) diagnostics.push(diag(file, loc, [], `required field is missing: 'loss' (one entry) or 'losses' (a list), e.g. losses: [{ name: dice }, { name: dscpp, gamma: 2 }]`));
-  const entries: { entry: LossEntry; path: PathKey[] }[] = losses ? losses.map((e, i) => ({ entry: e as LossEntry, path: ['losses', i] })) : loss ? [{ entry: loss as LossEntry, path: ['loss'] }] : [];
-  for (const { entry, path } of entries) {
+  // sweep.losses (names or entries) is the loss dimension of a sweep; alone, it also stands for 'losses'.
+  const sweepLosses = (parsed.sweep?.losses ?? []).map((v, i) => ({ entry: (typeof v === 'string' ? { name: v } : v) as LossEntry, path: ['sweep', 'losses', i] as PathKey[] }));
+  if (!loss && !losses && !sweepLosses.length) diagnostics.push(diag(file, loc, [], `required field is missing: 'loss' (one entry) or 'losses' (a list), e.g. losses: [{ name: dice }, { name: dscpp, gamma: 2 }]`));
+  const own: { entry: LossEntry; path: PathKey[] }[] = losses ? losses.map((e, i) => ({ entry: e as LossEntry, path: ['losses', i] })) : loss ? [{ entry: loss as LossEntry, path: ['loss'] }] : [];
+  const entries = own.length ? own : sweepLosses;
+  for (const { entry, path } of [...own, ...sweepLosses]) {
     const { name, ...options } = entry;
     if (!(LOSS_NAMES as readonly string[]).includes(name)) {
       const hint = suggest(name, [...LOSS_NAMES]);

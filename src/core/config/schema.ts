@@ -1,6 +1,7 @@
 // The experiment config schema: one zod schema is the single source of truth for validation (CLI,
 // backend, extension diagnostics) and for schemas/experiment.schema.json (editor validation).
 import { z } from 'zod';
+import { suggest } from '../util/suggest';
 
 export const BACKEND_CHOICES = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgpu'] as const;
 
@@ -95,6 +96,99 @@ export const evalSchema = z
   })
   .strict();
 
+// ---- Slurm executor and sweeps ----
+
+const oneLine = (what: string) => z.string().min(1).regex(/^[^\r\n]*$/, `${what} on one line`);
+const slurmWord = (what: string) => z.string().regex(/^[\w.,:=+-]+$/, `${what} (letters, digits and . , : = + - _ only)`);
+
+export const slurmSchema = z
+  .object({
+    partition: slurmWord('a partition name').optional().describe('--partition'),
+    account: slurmWord('an account name').optional().describe('--account'),
+    qos: slurmWord('a QOS name').optional().describe('--qos'),
+    gres: slurmWord('generic resources such as gpu:1').optional().describe('Generic resources per run, e.g. gpu:1 (--gres).'),
+    cpus: positiveInt.default(1).describe('CPU cores per run (--cpus-per-task).'),
+    mem: z.string().regex(/^\d+[KMGT]?$/i, 'a memory size such as 8G or 4000M').optional().describe('Memory per run (--mem), e.g. 8G.'),
+    time: z
+      .string()
+      .regex(/^((\d+-)?\d+(:\d{1,2}){0,2}|UNLIMITED|INFINITE)$/, 'a Slurm time limit such as 30, 02:00:00 or 1-12:00:00')
+      .optional()
+      .describe('Time limit per run (--time): minutes, HH:MM:SS or D-HH:MM:SS.'),
+    arrayLimit: positiveInt.optional().describe('At most this many runs of a sweep at once (--array=0-N%limit).'),
+    jobName: slurmWord('a job name').optional().describe('Job name (default dscpp-<experiment>).'),
+    extraSbatch: z
+      .array(oneLine('an sbatch option').regex(/^(#SBATCH\s+)?--?[A-Za-z]/, 'an sbatch option such as --constraint=a100'))
+      .default([])
+      .describe('Further #SBATCH options, one per item, e.g. --constraint=a100.'),
+    setup: z.array(oneLine('a shell command')).default([]).describe('Shell lines run before training on the compute node, e.g. module load nodejs/20.'),
+    node: oneLine('a path').optional().describe('The Node.js (>= 20) executable on the compute nodes (default: node on the PATH after setup).'),
+  })
+  .strict();
+
+export type SlurmConfig = z.output<typeof slurmSchema>;
+
+const SWEEP_SECTIONS: Record<string, z.ZodType> = { train: trainSchema, model: modelSchema, data: dataSchema };
+
+/** The object schema inside defaults, optionals and unions (e.g. train.plateau), if any. */
+function objectInside(s: z.ZodType): z.ZodObject | null {
+  for (let cur: z.ZodType | undefined = s, i = 0; cur && i < 8; i++) {
+    if (cur instanceof z.ZodObject) return cur;
+    if (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional) cur = cur.unwrap() as z.ZodType;
+    else if (cur instanceof z.ZodUnion) cur = (cur.options as z.ZodType[]).find((o) => o instanceof z.ZodObject);
+    else return null;
+  }
+  return null;
+}
+
+/** The schema of the config field a sweep key names ('seed', 'train.lr', 'data.size'), or why the key is not sweepable. */
+export function sweepFieldSchema(key: string): { schema: z.ZodType } | { error: string } {
+  const path = key === 'seed' ? ['train', 'seed'] : key.split('.');
+  const [section, ...fields] = path;
+  const root = section === undefined ? undefined : SWEEP_SECTIONS[section];
+  if (!root || fields.length === 0) return { error: `unknown sweep key '${key}': expected losses, seed, or a dotted path under train., model. or data. (e.g. train.lr, model.filters, data.size)` };
+  let s: z.ZodType = root;
+  for (const [i, f] of fields.entries()) {
+    const obj = objectInside(s);
+    const allowed = obj ? Object.keys(obj.shape) : [];
+    const next = obj?.shape[f] as z.ZodType | undefined;
+    if (!next) {
+      const where = [section, ...fields.slice(0, i)].join('.');
+      const hint = suggest(f, allowed);
+      return { error: `unknown field '${f}' in sweep key '${key}'${hint ? `; did you mean '${where}.${hint}'?` : ''}${allowed.length ? ` (fields of ${where}: ${allowed.join(', ')})` : ` (${where} has no fields)`}` };
+    }
+    s = next;
+  }
+  return { schema: s };
+}
+
+function checkSweep(sweep: Record<string, unknown[]>, ctx: z.core.$RefinementCtx<Record<string, unknown[]>>): void {
+  if ('seed' in sweep && 'train.seed' in sweep) ctx.addIssue({ code: 'custom', path: ['train.seed'], message: `'seed' and 'train.seed' name the same field; keep one` });
+  for (const [key, values] of Object.entries(sweep)) {
+    const seen = new Set<string>();
+    values.forEach((v, i) => {
+      const k = JSON.stringify(v);
+      if (seen.has(k)) ctx.addIssue({ code: 'custom', path: [key, i], message: `duplicate value ${k} in sweep key '${key}'` });
+      seen.add(k);
+    });
+    if (key === 'losses') {
+      values.forEach((v, i) => {
+        const ok = (typeof v === 'string' && v.length > 0) || (typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as { name?: unknown }).name === 'string');
+        if (!ok) ctx.addIssue({ code: 'custom', path: [key, i], message: `expected a loss name (e.g. dscpp) or a loss entry (e.g. { name: dscpp, gamma: 2 }), found ${JSON.stringify(v)}` });
+      });
+      continue;
+    }
+    const field = sweepFieldSchema(key);
+    if ('error' in field) {
+      ctx.addIssue({ code: 'custom', path: [key], message: field.error });
+      continue;
+    }
+    values.forEach((v, i) => {
+      const r = field.schema.safeParse(v);
+      if (!r.success) ctx.addIssue({ code: 'custom', path: [key, i], message: `${JSON.stringify(v)} is not a valid ${key === 'seed' ? 'train.seed' : key}: ${r.error.issues[0]?.message ?? 'invalid value'}` });
+    });
+  }
+}
+
 export const experimentSchema = z
   .object({
     $schema: z.string().optional(),
@@ -112,8 +206,12 @@ export const experimentSchema = z
     eval: evalSchema.default(evalSchema.parse({})),
     backend: z.enum(BACKEND_CHOICES).default('auto'),
     output: z.string().min(1).default('runs').describe('Runs folder, relative to the config file.'),
-    sweep: z.record(z.string(), z.array(z.unknown()).min(1)).optional().describe('Cartesian product of values, e.g. { seed: [1, 2], "train.lr": [0.001, 0.0003] }.'),
-    slurm: z.record(z.string(), z.unknown()).optional().describe('Slurm executor settings.'),
+    sweep: z
+      .record(z.string(), z.array(z.unknown()).min(1))
+      .superRefine(checkSweep)
+      .optional()
+      .describe('Cartesian product of values, one run each: keys losses, seed, or a dotted path under train., model. or data. (e.g. { losses: [dice, dscpp], seed: [1, 2], "train.lr": [0.001, 0.0003] }).'),
+    slurm: slurmSchema.optional().describe('Slurm executor settings (dscpp-lab sweep --executor slurm).'),
   })
   .strict();
 

@@ -311,9 +311,10 @@ export function readNiftiHeader(path: string, opts: NiftiReadOptions = {}): Nift
   if (bytes.length === 0) throw new NiftiError(path, 'empty file (0 bytes); expected a .nii or .nii.gz volume');
   let raw = bytes;
   if (isGzip(bytes)) {
-    // Inflate a growing prefix until the header (and NIfTI-2's larger header) is there.
+    // Inflate a growing prefix until the header (and NIfTI-2's larger header) is there. A damaged end of
+    // the stream is not seen here (whatever the file size): readNifti reports it.
     for (let take = 4096; ; take *= 4) {
-      raw = gunzip(path, bytes.subarray(0, Math.min(take, bytes.length)), take < bytes.length);
+      raw = gunzip(path, bytes.subarray(0, Math.min(take, bytes.length)), true);
       if (raw.byteLength >= 544 || take >= bytes.length) break;
     }
   }

@@ -17,6 +17,8 @@ import { predictCase } from '../train/predict';
 import { appendLog, isRunStale, readRunRecord, RUN_FILES, writeRunRecord } from '../train/runs';
 import { writeJsonAtomic } from '../util/fsx';
 import { PreviewWriter } from './preview-writer';
+import { isVolumeMeta } from '../data/volume-data';
+import { writeVolumePrediction } from '../data/volume-predictions';
 
 export type EvalSplit = 'test' | 'val';
 export type CheckpointName = 'best' | 'last';
@@ -205,6 +207,8 @@ export async function evaluateModel(ctx: EvaluateContext): Promise<EvaluationRep
     const dsc = nullIfNaN(cs.meanForeground.dsc);
     let preview: number | null = null;
     if (previewSet.has(c.id)) preview = previews.add({ id: c.id, spatial: c.spatial, image: c.image, labels: c.labels, probs: probsAsSaved(probs, numClasses, head), dsc, nll: cc.nll });
+    // 3D (NIfTI) cases: the label map as .nii.gz with the source affine (and the probabilities for the preview subset).
+    if (isVolumeMeta(c.meta)) writeVolumePrediction(join(runDir, RUN_FILES.predictions, 'nifti'), { id: c.id, spatial: c.spatial, meta: c.meta }, probs, numClasses, { probabilities: previewSet.has(c.id) });
     cases.push({ id: c.id, dsc, dscPerClass: cs.perClass.map((p) => nullIfNaN(p.dsc)), nll: cc.nll, brier: cc.brier, preview });
   }
   const previewIndex = previews.finish();

@@ -56,7 +56,9 @@ function shapeStr(shape: readonly number[]): string {
 }
 
 function checkTensors(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor, o: Resolved): void {
-  if (!(yTrue instanceof tf.Tensor) || !(yPred instanceof tf.Tensor)) throw new LossError(`${name}: expected two tensors (yTrue, yPred), got ${typeof yTrue} and ${typeof yPred}`);
+  // Structural check (not instanceof), so tensors of another copy of tfjs-core are accepted.
+  const isTensor = (t: unknown): t is tf.Tensor => typeof t === 'object' && t !== null && Array.isArray((t as tf.Tensor).shape) && typeof (t as tf.Tensor).dtype === 'string';
+  if (!isTensor(yTrue) || !isTensor(yPred)) throw new LossError(`${name}: expected two tensors (yTrue, yPred), got ${typeof yTrue} and ${typeof yPred}`);
   if (yTrue.rank !== yPred.rank || yTrue.shape.some((s, i) => s !== yPred.shape[i])) {
     throw new LossError(`${name}: yTrue shape ${shapeStr(yTrue.shape)} does not match yPred shape ${shapeStr(yPred.shape)}`);
   }

@@ -2,6 +2,7 @@
 // writing a run folder that stays readable whatever happens (atomic run.json, line-by-line
 // metrics.jsonl, checkpoints swapped in atomically, log.txt).
 import * as tf from '@tensorflow/tfjs-core';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { BackendInfo, EpochRecord, RunRecord, RunSummary, StepRecord, TrainingEvent, ValMetrics } from '../../protocol/training';
 import type { ExperimentConfig, LossEntry } from '../config/schema';
@@ -155,10 +156,14 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
   // --- run folder ---
   let runDir: string;
   let record: RunRecord;
+  let fromQueue = false;
   if (req.resumeDir) {
     runDir = req.resumeDir;
     record = readRunRecord(runDir);
     if (record.status === 'completed') throw new TrainingError(`run ${record.id} already completed; nothing to resume (start a new run instead)`);
+    // A folder pre-created by a sweep (status queued) starts from scratch in place.
+    fromQueue = record.status === 'queued';
+    if (fromQueue) record = { ...record, startedAt: new Date().toISOString(), host: hostname() };
   } else {
     const created = createRunFolder(req.runsRoot, config.name, lossName);
     runDir = created.dir;
@@ -204,7 +209,7 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
     const spec = unetSpecFromConfig(config.model, data.channels, numClasses, config.train.seed);
     model = new UNet(spec);
     optimizer = makeOptimizer(config.train, state.lr);
-    if (req.resumeDir) {
+    if (req.resumeDir && !fromQueue) {
       const ck = loadCheckpoint(join(runDir, RUN_FILES.checkpoints, 'last'));
       model.load(ck.tensors, join(runDir, RUN_FILES.checkpoints, 'last'));
       Object.values(ck.tensors).forEach((t) => t.dispose());

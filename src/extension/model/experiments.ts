@@ -135,9 +135,10 @@ export function lastRun(entry: ConfigEntry): RunEntry | null {
   return entry.runs[0] ?? null;
 }
 
-/** The run's label in the tree: its loss as configured. */
+/** The run's label in the tree: its loss as configured (and, for a sweep, the values this run sets). */
 export function runLabel(r: RunRecord): string {
-  return lossLabel(r.loss);
+  const sweep = r.sweep ? Object.entries(r.sweep.params).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`) : [];
+  return sweep.length ? `${lossLabel(r.loss)} · ${sweep.join(' ')}` : lossLabel(r.loss);
 }
 
 /** The label of a config in the tree: the file name. */

@@ -1,0 +1,326 @@
+// Replacement kernels for tfjs-backend-wasm 4.22, built from the wasm backend's own kernels so that they
+// run on its fast paths (XNNPACK Conv2D, C++ Transpose / PadV2 / Reverse):
+//  - Conv2DBackpropFilter: missing on wasm, so the gradient of every conv2d fails. Computed as one
+//    forward Conv2D: the padded input transposed to put channels in the batch position ([Cin, Hp, Wp, N]),
+//    "filtered" by dy transposed to [Ho, Wo, N, Cout] with dilation = the forward stride.
+//  - Conv2DBackpropInput: a naive loop on wasm (the forward of conv2dTranspose and the input gradient of
+//    conv2d). Computed as one forward Conv2D: dy with stride−1 zeros inserted between its pixels, padded,
+//    convolved with the spatially flipped filter whose in/out channels are swapped.
+//  - MaxPoolGrad, MaxPool3D, MaxPool3DGrad: wasm's C++ pooling starts its running maximum at
+//    std::numeric_limits<float>::min() (the smallest *positive* float) instead of −∞, so any window whose
+//    values are all <= 0 gets the maximum 1.2e-38 (MaxPool3D) and its gradient is sent to input element 0
+//    (MaxPoolGrad, MaxPool3DGrad; also MaxPoolWithArgmax, which we do not use). Random inputs in [−1, 1]
+//    give relative errors of 0.5–1. Only the 2D forward MaxPool (XNNPACK) is right. Replaced by plain
+//    loops over the wasm heap with cpu's semantics (running maximum from −∞; ties: first element in 2D,
+//    last in 3D, as tfjs-backend-cpu), a few ms for a U-Net's pooling.
+// With these, tf.grad of conv2d, conv2dTranspose and fused conv2d (bias, activation) works on wasm for
+// strides 1 and 2, 'same' / 'valid' / explicit padding, odd sizes, NHWC, dilation 1.
+// Every replacement is gradient-checked against cpu before it is registered (gradcheck.ts).
+//
+// Kernel functions here call other kernels directly (not through the engine), so every intermediate
+// TensorInfo is released with backend.disposeData. registerKernel would keep a kernel already registered
+// under the same name only with a warning, so a replacement first unregisters the built-in one.
+import * as tf from '@tensorflow/tfjs-core';
+
+type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+type Rounding = 'floor' | 'round' | 'ceil' | undefined;
+type Shape4 = [number, number, number, number];
+
+/** Runs kernels of one backend directly and releases their outputs on dispose() unless kept. */
+class KernelScope {
+  private readonly owned = new Set<tf.TensorInfo>();
+  constructor(
+    private readonly backend: tf.KernelBackend,
+    private readonly backendName: string,
+  ) {}
+
+  run(kernelName: string, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
+    const k = tf.getKernel(kernelName, this.backendName);
+    if (!k) throw new Error(`kernel '${kernelName}' is not registered for backend '${this.backendName}'`);
+    const out = k.kernelFunc({ inputs, backend: this.backend, attrs });
+    if (Array.isArray(out)) throw new Error(`kernel '${kernelName}' returned ${out.length} outputs; expected one`);
+    this.owned.add(out);
+    return out;
+  }
+
+  reshape(x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  /** Pads (positive) or crops (negative) the two spatial axes of an NHWC tensor. */
+  padOrCrop4d(x: tf.TensorInfo, top: number, bottom: number, left: number, right: number): tf.TensorInfo {
+    let y = x;
+    if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+      const [n, h, w, c] = y.shape as Shape4;
+      const t = Math.max(0, -top);
+      const l = Math.max(0, -left);
+      y = this.run('Slice', { x: y }, { begin: [0, t, l, 0], size: [n, h - t - Math.max(0, -bottom), w - l - Math.max(0, -right), c] });
+    }
+    const p = [Math.max(0, top), Math.max(0, bottom), Math.max(0, left), Math.max(0, right)] as const;
+    if (p.some((v) => v > 0)) {
+      y = this.run('PadV2', { x: y }, { paddings: [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]], constantValue: 0 });
+    }
+    return y;
+  }
+
+  /** Hands `t` to the caller (the engine): it is not released by dispose(). */
+  keep(t: tf.TensorInfo): tf.TensorInfo {
+    this.owned.delete(t);
+    return t;
+  }
+
+  dispose(): void {
+    for (const t of this.owned) this.backend.disposeData(t.dataId);
+    this.owned.clear();
+  }
+}
+
+function withScope(backend: tf.KernelBackend, backendName: string, f: (s: KernelScope) => tf.TensorInfo): tf.TensorInfo {
+  const s = new KernelScope(backend, backendName);
+  try {
+    return s.keep(f(s));
+  } finally {
+    s.dispose();
+  }
+}
+
+function checkNhwc(kernel: string, dataFormat: unknown): void {
+  if (dataFormat !== undefined && dataFormat !== 'NHWC') throw new Error(`${kernel} on wasm: only dataFormat 'NHWC' is supported (got '${String(dataFormat)}'); the wasm backend's Conv2D is channels-last only`);
+}
+
+interface ConvBackpropAttrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: Rounding;
+}
+
+/** dL/dfilter of y = conv2d(x, filter) as one forward Conv2D. Output [fh, fw, Cin, Cout]. */
+export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const a = attrs as unknown as ConvBackpropAttrs & { filterShape: Shape4 };
+    checkNhwc('Conv2DBackpropFilter', a.dataFormat);
+    const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+    const [fh, fw, cin, cout] = a.filterShape;
+    return withScope(backend as tf.KernelBackend, backendName, (s) => {
+      const { top, bottom, left, right } = info.padInfo;
+      const xp = s.padOrCrop4d(x, top, bottom, left, right);
+      const xT = s.run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] }); // [Cin, Hp, Wp, N]
+      const dyT = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho, Wo, N, Cout]
+      const r = s.run('Conv2D', { x: xT, filter: dyT }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] }); // [Cin, ≥fh, ≥fw, Cout]
+      const cropped = r.shape[1] === fh && r.shape[2] === fw ? r : s.run('Slice', { x: r }, { begin: [0, 0, 0, 0], size: [cin, fh, fw, cout] });
+      return s.run('Transpose', { x: cropped }, { perm: [1, 2, 0, 3] });
+    });
+  };
+}
+
+/** dL/dx of y = conv2d(x, filter) as one forward Conv2D (also the forward of conv2dTranspose). Output inputShape. */
+export function conv2dBackpropInputKernel(backendName: string): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const a = attrs as unknown as ConvBackpropAttrs & { inputShape: Shape4 };
+    checkNhwc('Conv2DBackpropInput', a.dataFormat);
+    const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+    const [n, ho, wo, cout] = dy.shape as Shape4;
+    const [, H, W] = a.inputShape;
+    const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+    return withScope(backend as tf.KernelBackend, backendName, (s) => {
+      // Zero insertion: [n, ho, 1, wo, 1, c] padded after the unit axes gives [n, ho·sh, wo·sw, c], whose
+      // last sh−1 rows / sw−1 columns are zeros beyond the dilated dy (removed by the padding below).
+      let dyd = dy;
+      if (sh > 1 || sw > 1) {
+        const d6 = s.reshape(dy, [n, ho, 1, wo, 1, cout]);
+        const p6 = s.run('PadV2', { x: d6 }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+        dyd = s.reshape(p6, [n, ho * sh, wo * sw, cout]);
+      }
+      // Pad to H + fh − 1 rows (W + fw − 1 columns) so that a 'valid' conv with the fh×fw filter gives H×W;
+      // a negative amount crops (the trailing zeros of the insertion, or explicit pads larger than fh − 1).
+      const pt = fh - 1 - info.padInfo.top;
+      const pl = fw - 1 - info.padInfo.left;
+      const pb = H + fh - 1 - pt - dyd.shape[1]!;
+      const pr = W + fw - 1 - pl - dyd.shape[2]!;
+      const dyp = s.padOrCrop4d(dyd, pt, pb, pl, pr);
+      const flipped = s.run('Reverse', { x: filter }, { dims: [0, 1] });
+      const wf = s.run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] }); // [fh, fw, Cout, Cin]
+      return s.run('Conv2D', { x: dyp, filter: wf }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] });
+    });
+  };
+}
+
+/** The pieces of the wasm backend that the pooling loops use (BackendWasm, not exported by tfjs-core). */
+interface HeapBackend {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+function heapBackend(backend: unknown): HeapBackend {
+  const b = backend as Partial<HeapBackend>;
+  if (typeof b.makeOutput !== 'function' || typeof b.typedArrayFromHeap !== 'function') throw new Error('the max-pooling replacement kernels need the wasm backend (makeOutput, typedArrayFromHeap)');
+  return b as HeapBackend;
+}
+
+/** Pooling geometry, 2D pooling as depth 1. */
+interface PoolGeometry {
+  n: number;
+  c: number;
+  inD: number;
+  inH: number;
+  inW: number;
+  outD: number;
+  outH: number;
+  outW: number;
+  fd: number;
+  fh: number;
+  fw: number;
+  sd: number;
+  sh: number;
+  sw: number;
+  front: number;
+  top: number;
+  left: number;
+}
+
+type PoolAttrs = { filterSize: number | number[]; strides: number | number[]; pad: Pad; dimRoundingMode?: Rounding };
+
+function geometry2d(xShape: number[], a: PoolAttrs): PoolGeometry {
+  const i = tf.backend_util.computePool2DInfo(xShape as Shape4, a.filterSize as number | [number, number], a.strides as number | [number, number], 1, a.pad, a.dimRoundingMode);
+  return { n: i.batchSize, c: i.inChannels, inD: 1, inH: i.inHeight, inW: i.inWidth, outD: 1, outH: i.outHeight, outW: i.outWidth, fd: 1, fh: i.effectiveFilterHeight, fw: i.effectiveFilterWidth, sd: 1, sh: i.strideHeight, sw: i.strideWidth, front: 0, top: i.padInfo.top, left: i.padInfo.left };
+}
+
+function geometry3d(xShape: number[], a: PoolAttrs): PoolGeometry {
+  const i = tf.backend_util.computePool3DInfo(xShape as [number, number, number, number, number], a.filterSize as number | [number, number, number], a.strides as number | [number, number, number], 1, a.pad as 'same' | 'valid' | number, a.dimRoundingMode);
+  return { n: i.batchSize, c: i.inChannels, inD: i.inDepth, inH: i.inHeight, inW: i.inWidth, outD: i.outDepth, outH: i.outHeight, outW: i.outWidth, fd: i.effectiveFilterDepth, fh: i.effectiveFilterHeight, fw: i.effectiveFilterWidth, sd: i.strideDepth, sh: i.strideHeight, sw: i.strideWidth, front: i.padInfo.front, top: i.padInfo.top, left: i.padInfo.left };
+}
+
+/**
+ * For every output element, the flat index in x of its window's maximum (−1 for a window that lies in
+ * the padding). `lastOnTies`: which of equal maxima wins (cpu: the first in 2D, the last in 3D).
+ */
+export function maxPoolPositions(x: ArrayLike<number>, g: PoolGeometry, lastOnTies: boolean): Int32Array {
+  const pos = new Int32Array(g.n * g.outD * g.outH * g.outW * g.c);
+  let o = 0;
+  for (let b = 0; b < g.n; b++) {
+    for (let od = 0; od < g.outD; od++) {
+      const d0 = od * g.sd - g.front;
+      const dA = Math.max(0, d0);
+      const dB = Math.min(g.inD, d0 + g.fd);
+      for (let oh = 0; oh < g.outH; oh++) {
+        const h0 = oh * g.sh - g.top;
+        const hA = Math.max(0, h0);
+        const hB = Math.min(g.inH, h0 + g.fh);
+        for (let ow = 0; ow < g.outW; ow++) {
+          const w0 = ow * g.sw - g.left;
+          const wA = Math.max(0, w0);
+          const wB = Math.min(g.inW, w0 + g.fw);
+          for (let ch = 0; ch < g.c; ch++) {
+            let best = Number.NEGATIVE_INFINITY;
+            let at = -1;
+            for (let d = dA; d < dB; d++) {
+              for (let h = hA; h < hB; h++) {
+                let idx = (((b * g.inD + d) * g.inH + h) * g.inW + wA) * g.c + ch;
+                for (let w = wA; w < wB; w++, idx += g.c) {
+                  const v = x[idx] as number;
+                  if (v > best || (lastOnTies && v === best) || at < 0) {
+                    best = v;
+                    at = idx;
+                  }
+                }
+              }
+            }
+            pos[o++] = at;
+          }
+        }
+      }
+    }
+  }
+  return pos;
+}
+
+function poolOutput(backend: unknown, shape: number[], fill: (out: Float32Array) => void): tf.TensorInfo {
+  const hb = heapBackend(backend);
+  const out = hb.makeOutput(shape, 'float32');
+  fill(hb.typedArrayFromHeap(out) as Float32Array); // after makeOutput: allocating may move the heap
+  return out;
+}
+
+function inputValues(backend: unknown, t: tf.TensorInfo): Float32Array {
+  return heapBackend(backend).typedArrayFromHeap(t) as Float32Array;
+}
+
+/** MaxPool3D with cpu's semantics. */
+function maxPool3dKernel(): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const g = geometry3d(x.shape, attrs as unknown as PoolAttrs);
+    return poolOutput(backend, [g.n, g.outD, g.outH, g.outW, g.c], (out) => {
+      const xv = inputValues(backend, x);
+      const pos = maxPoolPositions(xv, g, true);
+      for (let i = 0; i < pos.length; i++) out[i] = pos[i]! >= 0 ? (xv[pos[i]!] as number) : Number.NEGATIVE_INFINITY;
+    });
+  };
+}
+
+/** MaxPoolGrad (2D) or MaxPool3DGrad: dy of each window added at the position of its maximum. */
+function maxPoolGradKernel(dims: 2 | 3): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+    const a = attrs as unknown as PoolAttrs;
+    if (typeof a.pad === 'object') throw new Error(`MaxPool${dims === 3 ? '3D' : ''}Grad on wasm: explicit padding is not supported (got ${JSON.stringify(a.pad)}); use pad 'same' or 'valid'`);
+    const g = dims === 2 ? geometry2d(input.shape, a) : geometry3d(input.shape, a);
+    return poolOutput(backend, input.shape, (dx) => {
+      const xv = inputValues(backend, input);
+      const dyv = inputValues(backend, dy);
+      const pos = maxPoolPositions(xv, g, dims === 3);
+      dx.fill(0);
+      for (let i = 0; i < pos.length; i++) if (pos[i]! >= 0) dx[pos[i]!]! += dyv[i] as number;
+    });
+  };
+}
+
+export interface ReplacementKernel {
+  kernelName: string;
+  /** What it is computed with. */
+  method: string;
+  make: (backendName: string) => tf.KernelFunc;
+}
+
+export const WASM_REPLACEMENTS: readonly ReplacementKernel[] = [
+  { kernelName: 'Conv2DBackpropFilter', method: 'one forward Conv2D: transposed padded input, dy as filter, dilation = stride', make: conv2dBackpropFilterKernel },
+  { kernelName: 'Conv2DBackpropInput', method: 'one forward Conv2D: zero-inserted padded dy, flipped filter with in/out channels swapped', make: conv2dBackpropInputKernel },
+  { kernelName: 'MaxPoolGrad', method: 'loop over the wasm heap, running maximum from -Infinity (the built-in starts at +1.2e-38)', make: () => maxPoolGradKernel(2) },
+  { kernelName: 'MaxPool3D', method: 'loop over the wasm heap, running maximum from -Infinity (the built-in starts at +1.2e-38)', make: () => maxPool3dKernel() },
+  { kernelName: 'MaxPool3DGrad', method: 'loop over the wasm heap, running maximum from -Infinity (the built-in starts at +1.2e-38)', make: () => maxPoolGradKernel(3) },
+];
+
+const originals = new Map<string, tf.KernelConfig | null>();
+
+/** Registers `kernelFunc` as `kernelName` on `backendName`, replacing (and remembering) the built-in one. */
+export function replaceKernel(kernelName: string, backendName: string, kernelFunc: tf.KernelFunc): void {
+  const key = `${backendName}_${kernelName}`;
+  const existing = tf.getKernel(kernelName, backendName) ?? null;
+  if (!originals.has(key)) originals.set(key, existing);
+  if (existing) tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel({ kernelName, backendName, kernelFunc });
+}
+
+/** Puts back the built-in kernel (or none) that replaceKernel replaced. For benchmarks and tests. */
+export function restoreKernel(kernelName: string, backendName: string): void {
+  const key = `${backendName}_${kernelName}`;
+  if (!originals.has(key)) return;
+  const orig = originals.get(key) ?? null;
+  originals.delete(key);
+  if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+  if (orig) tf.registerKernel(orig);
+}
+
+/** Whether `kernelName` on `backendName` is currently one of ours. */
+export function isReplaced(kernelName: string, backendName = 'wasm'): boolean {
+  return originals.has(`${backendName}_${kernelName}`);
+}
+
+/** The built-in kernel that a replacement displaced (null when there was none or nothing was replaced). */
+export function builtinKernel(kernelName: string, backendName = 'wasm'): tf.KernelConfig | null {
+  const key = `${backendName}_${kernelName}`;
+  return originals.has(key) ? (originals.get(key) ?? null) : (tf.getKernel(kernelName, backendName) ?? null);
+}
