@@ -422,7 +422,7 @@ async function main() {
       const auto = page.locator('.quick-input-widget .monaco-list-row', { hasText: /picks \S+ on this host/ }).first();
       await auto.waitFor({ state: 'visible', timeout: 60_000 });
       const autoText = ((await auto.textContent()) ?? '').trim();
-      const wasm = ((await page.locator('.quick-input-widget .monaco-list-row', { hasText: /wasm\s*available/ }).first().textContent()) ?? '').trim();
+      const wasm = ((await page.locator('.quick-input-widget .monaco-list-row:visible', { hasText: /wasm\s*available/ }).first().textContent()) ?? '').trim();
       log(`  quick pick: "${autoText}" / "${wasm}"`);
       await shot('08-select-compute-backend');
       await page.keyboard.press('Escape');
@@ -437,6 +437,7 @@ async function main() {
       const text = ((await toast.textContent()) ?? '').trim();
       log(`  notification: "${text.slice(0, 300)}"`);
       if (/could not be installed/.test(text) && !/keeps working on the wasm backend/.test(text)) throw new Error(`the failure does not say that wasm keeps working: ${text}`);
+      await sleep(800); // the toast slides in
       await shot('09-install-gpu-backend');
       await palette(page, 'Notifications: Clear All Notifications');
     });

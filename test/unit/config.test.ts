@@ -85,7 +85,7 @@ test('bad config: a missing required field points at its parent', () => {
 });
 
 test('bad config: no loss at all', () => {
-  const text = GOOD.replace(/losses:\n(  - .*\n)+/, '');
+  const text = GOOD.replace(/losses:\n( {2}- .*\n)+/, '');
   const { diagnostics } = parseConfigText(text, 'bad.dscpp.yaml');
   assert.equal(diagnostics[0]!.message, "required field is missing: 'loss' (one entry) or 'losses' (a list), e.g. losses: [{ name: dice }, { name: dscpp, gamma: 2 }]");
   assert.equal(diagnostics[0]!.line, 1);

@@ -6,5 +6,8 @@ import { listCommand } from './list';
 import { evaluateCommand } from './evaluate';
 import { compareCommand } from './compare';
 import { backendCommand } from './backend';
+import { sweepCommand } from './sweep';
+import { statusCommand } from './status';
+import { cancelCommand } from './cancel';
 
-export const COMMANDS: Command[] = [trainCommand, listCommand, evaluateCommand, compareCommand, backendCommand];
+export const COMMANDS: Command[] = [trainCommand, sweepCommand, statusCommand, cancelCommand, listCommand, evaluateCommand, compareCommand, backendCommand];

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { startQueuedRun } from '../../core/executors/sweep-store';
+import { failQueuedRun, startQueuedRun } from '../../core/executors/sweep-store';
 import { runExperiment } from '../../core/train/experiment';
 import type { StopSignal } from '../../core/train/trainer';
 import { intFlag, parseArgs, stringFlag, UsageError, type Command } from '../command';
@@ -71,6 +71,9 @@ export const trainCommand: Command = {
           const skipped = b.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
           process.stdout.write(`backend: ${b.name}${skipped ? ` (skipped ${skipped})` : ''}\n`);
         },
+      }).catch((e: unknown) => {
+        if (runDir) failQueuedRun(runDir, e as Error); // e.g. its data folder vanished: say so in run.json
+        throw e;
       });
       progress.close();
       const rows = outcomes.map((o) => {

@@ -18,6 +18,7 @@ export {
   sweepRuns,
   planListing,
   startQueuedRun,
+  failQueuedRun,
   type ExecutorKind,
   type PlannedRun,
   type SweepPlan,

@@ -236,3 +236,15 @@ export function startQueuedRun(dir: string, env: NodeJS.ProcessEnv = process.env
     }
   }
 }
+
+/** Marks a run that `train --run-dir` could not start (its setup failed before training) as failed. */
+export function failQueuedRun(dir: string, err: Error): void {
+  try {
+    const rec = readRunRecord(resolve(dir));
+    if (rec.status !== 'queued') return;
+    const now = new Date().toISOString();
+    writeRunRecord(resolve(dir), { ...rec, status: 'failed', endedAt: now, updatedAt: now, pid: null, error: { message: err.message, detail: err.stack } });
+  } catch {
+    /* the folder itself is gone: nothing to record */
+  }
+}
