@@ -3,7 +3,8 @@
 // examples, the tfjs runtime) and that tests and sources are not. Prints the size.
 //   node scripts/package.mjs [--out file.vsix] [--no-build]
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,18 +22,40 @@ function run(cmd, argv) {
   }
 }
 
-const t0 = Date.now();
-if (!args.includes('--no-build')) run(process.execPath, ['esbuild.mjs', '--production', '--quiet']);
-// Production dependencies are collected by vsce (npm list) and cut down by .vscodeignore to the tfjs
-// runtime; everything else is bundled. No repository/LICENSE file in this project: skip those prompts.
-run(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '--out', out]);
+const BUNDLES = ['dist/extension.js', 'dist/backend.js', 'dist/cli.js', 'dist/webview/curves.js', 'dist/webview/calibration.js', 'dist/webview/masks.js'];
+const sha = (buf) => createHash('sha256').update(buf).digest('hex');
 
-const list = spawnSync('unzip', ['-Z1', out], { encoding: 'utf8' });
-if (list.status !== 0) {
-  console.error(`package: cannot list ${out}: ${list.stderr}`);
-  process.exit(1);
+function listVsix() {
+  const list = spawnSync('unzip', ['-Z1', out], { encoding: 'utf8' });
+  if (list.status !== 0) {
+    console.error(`package: cannot list ${out}: ${list.stderr}`);
+    process.exit(1);
+  }
+  return list.stdout.split('\n').filter(Boolean);
 }
-const files = list.stdout.split('\n').filter(Boolean);
+
+const t0 = Date.now();
+let files = [];
+// Several people may rebuild dist/ in a shared checkout while vsce runs: the bundles in the .vsix must
+// be the ones this build made (same hash), else build and pack again.
+for (let attempt = 1; ; attempt++) {
+  if (!args.includes('--no-build')) run(process.execPath, ['esbuild.mjs', '--production', '--quiet']);
+  const built = new Map(BUNDLES.filter((f) => existsSync(join(root, f))).map((f) => [f, sha(readFileSync(join(root, f)))]));
+  // Production dependencies are collected by vsce (npm list) and cut down by .vscodeignore to the tfjs
+  // runtime; everything else is bundled. No repository/LICENSE file in this project: skip those prompts.
+  run(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '--out', out]);
+  files = listVsix();
+  const changed = [...built].filter(([f, h]) => {
+    const r = spawnSync('unzip', ['-p', out, `extension/${f}`], { maxBuffer: 64 * 1024 * 1024 });
+    return r.status !== 0 || sha(r.stdout) !== h;
+  });
+  if (!changed.length) break;
+  if (attempt >= 3 || args.includes('--no-build')) {
+    console.error(`package: ${changed.map(([f]) => f).join(', ')} changed on disk while packaging (a concurrent build?); run npm run package again`);
+    process.exit(1);
+  }
+  console.error(`package: ${changed.map(([f]) => f).join(', ')} changed while packaging; building again`);
+}
 const must = [
   'extension/package.json',
   'extension/dist/extension.js',

@@ -227,6 +227,17 @@ async function quickPick(page, text) {
   await row.click();
 }
 
+/** Right-clicks a tree row and runs an item of its context menu. */
+async function contextMenu(page, row, item) {
+  await row.click({ button: 'right' });
+  const entry = page.locator('.context-view .action-menu-item', { hasText: item }).first();
+  await entry.waitFor({ state: 'visible', timeout: 10_000 });
+  // VS Code ignores a mouse-up that comes right after the menu opened (the right-click's own).
+  await sleep(500);
+  await entry.hover();
+  await entry.click();
+}
+
 function treeRow(page, ariaPrefix) {
   return page.locator(`.monaco-list-row[aria-label^="${ariaPrefix}"]`);
 }
@@ -235,9 +246,17 @@ async function openExperimentsView(page) {
   const tab = page.locator('.part.activitybar .action-item [aria-label^="DSC++ Lab"]').first();
   await tab.waitFor({ state: 'visible', timeout: 60_000 });
   // The side bar's title reads "DSC++ Lab: Experiments" when the view is open (clicking again would close it).
+  // After a reload the side bar restores itself a moment later: look before clicking.
   const title = page.locator('.part.sidebar .composite.title', { hasText: /DSC\+\+ Lab/i }).first();
-  if (!(await title.isVisible().catch(() => false))) await tab.click();
-  await title.waitFor({ state: 'visible', timeout: 30_000 });
+  for (let attempt = 0; attempt < 4; attempt++) {
+    try {
+      await title.waitFor({ state: 'visible', timeout: 3_000 });
+      return;
+    } catch {
+      await tab.click();
+    }
+  }
+  await title.waitFor({ state: 'visible', timeout: 10_000 });
 }
 
 function runRecords(ws, experiment) {
@@ -382,7 +401,7 @@ async function main() {
       await palette(page, 'View: Close All Editors');
     });
 
-    await step('run again through the CodeLens, then stop it: marked stopped', async () => {
+    await step('run again through the CodeLens, then cancel it from its progress notification: marked stopped', async () => {
       // A longer schedule for the second run, so that there is time to stop it.
       writeFileSync(join(ws, 'tiny.dscpp.yaml'), TINY(300));
       await page.locator('.monaco-list-row', { hasText: 'tiny.dscpp.yaml' }).first().click();
@@ -391,12 +410,33 @@ async function main() {
       await lens.click();
       await treeRow(page, 'dice, running, epoch').first().waitFor({ state: 'visible', timeout: 60_000 });
       await shot('05-codelens-run');
-      await palette(page, 'DSC++: Stop Run');
+      // Stop it with the progress notification's Cancel button.
+      const toast = page.locator('.notification-toast', { hasText: 'DSC++ e2e-tiny · dice' }).first();
+      await toast.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
       await treeRow(page, 'dice, stopped').first().waitFor({ state: 'visible', timeout: 60_000 });
       const recs = runRecords(ws, 'e2e-tiny');
       if (recs.length !== 2 || recs[1].status !== 'stopped') throw new Error(`expected the second run stopped, run.json says ${recs.map((r) => r.status).join(', ')}`);
       await waitUntil('the training process to exit', () => backendPids(extensionsDir).length === 0, 30_000);
       await shot('06-run-stopped');
+    });
+
+    await step('context menu: resume the stopped run, stop it again, then delete it after confirming', async () => {
+      const stoppedDir = join(ws, 'runs', 'e2e-tiny', runRecords(ws, 'e2e-tiny')[1].id);
+      await contextMenu(page, treeRow(page, 'dice, stopped').first(), 'DSC++: Resume Run');
+      await treeRow(page, 'dice, running, epoch').first().waitFor({ state: 'visible', timeout: 60_000 });
+      await palette(page, 'DSC++: Stop Run');
+      await treeRow(page, 'dice, stopped').first().waitFor({ state: 'visible', timeout: 60_000 });
+      const resumed = JSON.parse(readFileSync(join(stoppedDir, 'run.json'), 'utf8'));
+      if (resumed.status !== 'stopped' || resumed.resumedFrom.length !== 1) throw new Error(`expected the resumed run stopped with one resume, run.json: ${resumed.status}, ${resumed.resumedFrom.length}`);
+      await waitUntil('the training process to exit', () => backendPids(extensionsDir).length === 0, 30_000);
+      await contextMenu(page, treeRow(page, 'dice, stopped').first(), 'DSC++: Delete Run');
+      const confirm = page.locator('.monaco-dialog-box .monaco-button', { hasText: 'Delete' }).first();
+      await confirm.waitFor({ state: 'visible', timeout: 10_000 });
+      await shot('07-delete-confirmation');
+      await confirm.click();
+      await waitUntil('the run folder to be deleted', () => !existsSync(stoppedDir), 10_000);
+      await treeRow(page, 'dice, stopped').first().waitFor({ state: 'detached', timeout: 10_000 });
+      if (runRecords(ws, 'e2e-tiny').length !== 1) throw new Error('expected one run left');
     });
 
     await step(`the invalid config shows its diagnostic at line ${INVALID_LINE}`, async () => {
@@ -414,7 +454,7 @@ async function main() {
       const squiggleTop = await page.locator('.squiggly-error').first().evaluate((el) => el.getBoundingClientRect().top);
       const lineTop = await page.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^\\s*${INVALID_LINE}\\s*$`) }).first().evaluate((el) => el.getBoundingClientRect().top);
       if (Math.abs(squiggleTop - lineTop) > 4) throw new Error(`the squiggle is at y=${squiggleTop}, line ${INVALID_LINE} at y=${lineTop}`);
-      await shot('07-invalid-config');
+      await shot('08-invalid-config');
     });
 
     await step('DSC++: Select Compute Backend lists this host\'s backends and what auto picks', async () => {
@@ -424,7 +464,7 @@ async function main() {
       const autoText = ((await auto.textContent()) ?? '').trim();
       const wasm = ((await page.locator('.quick-input-widget .monaco-list-row:visible', { hasText: /wasm\s*available/ }).first().textContent()) ?? '').trim();
       log(`  quick pick: "${autoText}" / "${wasm}"`);
-      await shot('08-select-compute-backend');
+      await shot('09-select-compute-backend');
       await page.keyboard.press('Escape');
     });
 
@@ -438,7 +478,7 @@ async function main() {
       log(`  notification: "${text.slice(0, 300)}"`);
       if (/could not be installed/.test(text) && !/keeps working on the wasm backend/.test(text)) throw new Error(`the failure does not say that wasm keeps working: ${text}`);
       await sleep(800); // the toast slides in
-      await shot('09-install-gpu-backend');
+      await shot('10-install-gpu-backend');
       await palette(page, 'Notifications: Clear All Notifications');
     });
 
@@ -448,8 +488,8 @@ async function main() {
       await waitForWorkbench(page);
       await openExperimentsView(page);
       await treeRow(page, 'dice, completed').first().waitFor({ state: 'visible', timeout: 60_000 });
-      await treeRow(page, 'dice, stopped').first().waitFor({ state: 'visible', timeout: 10_000 });
-      await shot('10-after-reload');
+      if ((await page.locator('.monaco-list-row[aria-label^="dice, "]').count()) !== 1) throw new Error('expected exactly the one remaining run in the view');
+      await shot('11-after-reload');
     });
 
     await step('no training process is left after the window closes', async () => {
@@ -459,7 +499,7 @@ async function main() {
       await treeRow(page, 'dice, running, epoch').first().waitFor({ state: 'visible', timeout: 60_000 });
       const pids = backendPids(extensionsDir);
       if (pids.length !== 1) throw new Error(`expected one training process, found ${pids.length}`);
-      await shot('11-running-before-close');
+      await shot('12-running-before-close');
       // Close the window the way a user does (unload handlers run: VS Code shuts its extension host
       // down, which deactivates the extension), then the browser.
       const s = Date.now();
@@ -471,7 +511,7 @@ async function main() {
       context = null;
       const recs = runRecords(ws, 'e2e-tiny');
       log(`  run statuses on disk: ${recs.map((r) => r.status).join(', ')}`);
-      if (recs.length !== 3 || recs[2].status !== 'stopped') throw new Error(`expected the run cut short by the closing window to be marked stopped, run.json says ${recs[2]?.status}`);
+      if (recs.length !== 2 || recs[1].status !== 'stopped') throw new Error(`expected the run cut short by the closing window to be marked stopped, run.json says ${recs[1]?.status}`);
     });
   } catch (e) {
     failed = e;
@@ -497,8 +537,8 @@ async function main() {
   const total = +((Date.now() - t0) / 1000).toFixed(1);
   writeFileSync(join(RESULTS, 'timings.json'), JSON.stringify({ codeServer: CODE_SERVER_VERSION, passed: !failed, totalSeconds: total, steps: timings }, null, 2) + '\n');
   console.log('\nstep                                                              seconds');
-  for (const t of timings) console.log(`${t.step.padEnd(66)}${String(t.seconds).padStart(7)}`);
-  console.log(`${'total'.padEnd(66)}${String(total).padStart(7)}`);
+  for (const t of timings) console.log(`${t.step.padEnd(80)}${String(t.seconds).padStart(7)}`);
+  console.log(`${'total'.padEnd(80)}${String(total).padStart(7)}`);
   console.log(`screenshots: ${readdirSync(RESULTS).filter((f) => f.endsWith('.png')).sort().join(', ')}`);
   if (failed) process.exit(1);
 }

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { AUTO_ORDER, BackendUnavailableError, installHint, listBackends, resetBackendSelection, selectBackend } from '../../src/core/compute/backend';
@@ -37,7 +38,7 @@ test('auto with tfjs-node absent: tensorflow-gpu, tensorflow, webgpu skipped wit
     assert.deepEqual(info.versions, { '@tensorflow/tfjs-core': pkgVersion('@tensorflow/tfjs-core'), '@tensorflow/tfjs-backend-wasm': pkgVersion('@tensorflow/tfjs-backend-wasm') });
     assert.deepEqual(
       info.kernels.map((k) => k.name),
-      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'MaxPool3D', 'MaxPool3DGrad'],
+      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'MaxPool3D', 'MaxPool3DGrad', 'Conv2D', 'FusedConv2D', 'DepthwiseConv2dNative'],
     );
     for (const k of info.kernels) assert.ok(k.maxRelError <= GRADCHECK_TOLERANCE, `${k.name}: ${k.maxRelError}`);
     assert.ok(logs.some((l) => l.startsWith("compute backend: wasm (skipped: tensorflow-gpu: Cannot find module '@tensorflow/tfjs-node-gpu'; tensorflow: Cannot find module '@tensorflow/tfjs-node'; webgpu: ")), logs.join('\n'));
@@ -85,7 +86,7 @@ test('pinned cpu and wasm record their versions; cpu installs no replacement ker
   assert.equal(wasm.name, 'wasm');
   assert.equal(tf.getBackend(), 'wasm');
   assert.equal(wasm.versions['@tensorflow/tfjs-backend-wasm'], pkgVersion('@tensorflow/tfjs-backend-wasm'));
-  assert.equal(wasm.kernels.length, 5);
+  assert.equal(wasm.kernels.length, 8);
 });
 
 test('listBackends: availability and reasons without activating anything', async () => {
@@ -144,7 +145,7 @@ test('a tfjs-node in the backends directory, with its own tfjs-core copy, regist
     assert.equal(tf.getBackend(), 'tensorflow');
     assert.deepEqual(info.versions, { '@tensorflow/tfjs-core': pkgVersion('@tensorflow/tfjs-core'), '@tensorflow/tfjs-node': '4.22.0' });
     assert.deepEqual(info.kernels, []);
-    const theirs = (require(join(node, 'index.js')) as { tfCore: typeof tf }).tfCore;
+    const theirs = (createRequire(__filename)(join(node, 'index.js')) as { tfCore: typeof tf }).tfCore;
     assert.notEqual(theirs, tf, 'the stand-in should have its own tfjs-core module');
     assert.equal(theirs.engine(), tf.engine());
     const y = tf.add(tf.tensor([1, 2, 3]), tf.tensor([10, 20, 30]));

@@ -37,6 +37,9 @@ CONV_TABLE.push(
   { x: [1, 7, 9, 2], filter: [3, 3, 2, 2], strides: [2, 1], pad: 'valid' },
   { x: [1, 7, 9, 2], filter: [3, 3, 2, 2], strides: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   { x: [1, 6, 6, 2], filter: [3, 3, 2, 2], strides: 1, pad: [[0, 0], [3, 0], [0, 4], [0, 0]] },
+  // Kernel 1 on an even axis with stride 2 next to kernel > 1: wasm's built-in 'same' convolutions shift these.
+  { x: [2, 6, 5, 2], filter: [1, 2, 2, 3], strides: 2, pad: 'same' },
+  { x: [1, 5, 6, 3], filter: [3, 1, 3, 2], strides: 2, pad: 'same' },
 );
 
 const POOL_TABLE: PoolCase[] = [
@@ -190,7 +193,7 @@ test('wasm replacement kernels against cpu', async (t) => {
   await t.test("the built-in kernels we replace are still missing or wrong (if this fails, tfjs fixed them: drop the replacement)", () => {
     assert.equal(builtinKernel('Conv2DBackpropFilter', 'wasm'), null);
     const rows: string[] = [];
-    for (const name of ['MaxPoolGrad', 'MaxPool3D', 'MaxPool3DGrad']) {
+    for (const name of ['MaxPoolGrad', 'MaxPool3D', 'MaxPool3DGrad', 'Conv2D', 'FusedConv2D', 'DepthwiseConv2dNative']) {
       const k = builtinKernel(name, 'wasm');
       assert.ok(k, `${name}: no built-in`);
       const asReplacement: ReplacementKernel = { kernelName: name, method: 'built-in', make: () => k.kernelFunc };

@@ -175,7 +175,7 @@ test('webgpu backend (against cpu)', async (t) => {
     }
   });
 
-  await t.test('conv2d gradients as forward convolutions match cpu kernels', async () => {
+  await t.test('conv2d gradient kernels (Conv2DBackpropFilter, Conv2DBackpropInput) match cpu', async () => {
     await tf.setBackend('webgpu');
     const cases: ConvCase[] = [
       { x: [2, 7, 7, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'same' },

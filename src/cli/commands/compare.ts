@@ -14,11 +14,11 @@ Writes compare.md and compare.html (self-contained: inline CSS and SVG reliabili
 threshold-sweep curves, no scripts, no network) into DIR.
 
 Options:
-  --out DIR    where compare.md and compare.html go (default: the current directory)
-  --group-by loss  a sweep's runs by loss: mean ± std over seeds of DSC, NLL, Brier and ECE, and Wilcoxon
-               signed-rank tests over the test cases of DSC++ (X++) against DSC (X); arguments may also be
-               sweeps (folder or id); writes compare-by-loss.md and compare-by-loss.json
-  -h, --help   this help
+  --out DIR         where the reports go (default: the current directory)
+  --group-by loss   a sweep's runs by loss: mean ± std over seeds of DSC, NLL, Brier and ECE, and Wilcoxon
+                    signed-rank tests over the test cases of DSC++ (X++) against DSC (X); arguments may
+                    also be sweeps (folder or id); writes compare-by-loss.md and compare-by-loss.json
+  -h, --help        this help
 
 Exit codes: 0 written, 1 a run could not be read (e.g. not evaluated yet), 2 usage error.`;
 

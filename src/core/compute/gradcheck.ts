@@ -45,6 +45,9 @@ export const STARTUP_CONV_CASES: ConvCase[] = [
   { x: [1, 9, 7, 2], filter: [3, 3, 2, 3], strides: 2, pad: 'valid' },
   { x: [1, 6, 5, 2], filter: [3, 3, 2, 2], strides: 1, pad: 'valid' },
   { x: [1, 8, 8, 4], filter: [2, 2, 4, 2], strides: 2, pad: 'same' },
+  // An axis with kernel 1, stride 2 and an even size: wasm's built-in 'same' convolutions shift these.
+  { x: [1, 6, 5, 2], filter: [1, 2, 2, 3], strides: 2, pad: 'same' },
+  { x: [1, 5, 6, 2], filter: [3, 1, 2, 2], strides: 2, pad: 'same' },
 ];
 export const STARTUP_POOL_CASES: PoolCase[] = [
   { x: [2, 6, 6, 3], size: 2, strides: 2, pad: 'valid' },
@@ -173,6 +176,22 @@ export function checkReplacement(r: ReplacementKernel, backendName = 'wasm', cas
         const output = runKernelDirect('cpu', 'MaxPool', { x: input }, attrs);
         const dy = randomData(output.shape, rng);
         compare(describePool(c), { dy, input, output }, attrs);
+      }
+      break;
+    case 'Conv2D':
+    case 'FusedConv2D':
+    case 'DepthwiseConv2dNative':
+      for (const c of convCases) {
+        const depthwise = r.kernelName === 'DepthwiseConv2dNative';
+        const filterShape: Shape4 = depthwise ? [c.filter[0], c.filter[1], c.x[3], 2] : c.filter;
+        const d = convInputs({ ...c, filter: filterShape }, rng);
+        const attrs = { ...convAttrs(c), dilations: 1 } as tf.NamedAttrMap;
+        if (r.kernelName === 'FusedConv2D') {
+          const bias = randomData([filterShape[3]], rng);
+          compare(describeConv(c) + ', bias, relu', { x: d.x, filter: d.filter, bias }, { ...attrs, activation: 'relu', leakyreluAlpha: 0 });
+        } else {
+          compare(describeConv({ ...c, filter: filterShape }), { x: d.x, filter: d.filter }, attrs);
+        }
       }
       break;
     case 'MaxPool3D':

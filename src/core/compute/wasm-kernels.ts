@@ -13,6 +13,11 @@
 //    give relative errors of 0.5–1. Only the 2D forward MaxPool (XNNPACK) is right. Replaced by plain
 //    loops over the wasm heap with cpu's semantics (running maximum from −∞; ties: first element in 2D,
 //    last in 3D, as tfjs-backend-cpu), a few ms for a U-Net's pooling.
+//  - Conv2D, FusedConv2D, DepthwiseConv2dNative with pad 'same': wasm hands 'same' to XNNPACK, which
+//    does not clamp the padding at 0 where (out − 1)·stride + k < in on one axis while the other axis has
+//    k > 1 (e.g. x [1, 6, 5, 2], filter 1×2, stride 2: every output shifted, relative error 1). The
+//    wrappers pass the same padding as explicit pads computed by tfjs-core (which clamps), then call the
+//    built-in kernel.
 // With these, tf.grad of conv2d, conv2dTranspose and fused conv2d (bias, activation) works on wasm for
 // strides 1 and 2, 'same' / 'valid' / explicit padding, odd sizes, NHWC, dilation 1.
 // Every replacement is gradient-checked against cpu before it is registered (gradcheck.ts).
@@ -278,6 +283,23 @@ function maxPoolGradKernel(dims: 2 | 3): tf.KernelFunc {
   };
 }
 
+/** Wraps a built-in convolution kernel so that pad 'same' reaches it as explicit pads (see the header). */
+function explicitSamePadding(kernelName: string, depthwise: boolean): (backendName: string) => tf.KernelFunc {
+  return (backendName) => {
+    const builtin = builtinKernel(kernelName, backendName);
+    if (!builtin) throw new Error(`kernel '${kernelName}' is not registered for backend '${backendName}'`);
+    return (args) => {
+      const a = args.attrs as unknown as { pad: Pad; strides: number | [number, number]; dilations?: number | [number, number]; dimRoundingMode?: Rounding };
+      if (a.pad !== 'same') return builtin.kernelFunc(args);
+      const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+      const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, a.strides, a.dilations ?? 1, 'same', a.dimRoundingMode, depthwise, 'channelsLast');
+      const { top, bottom, left, right } = info.padInfo;
+      const pad: tf.backend_util.ExplicitPadding = [[0, 0], [top, bottom], [left, right], [0, 0]];
+      return builtin.kernelFunc({ ...args, attrs: { ...args.attrs, pad } as unknown as tf.NamedAttrMap });
+    };
+  };
+}
+
 export interface ReplacementKernel {
   kernelName: string;
   /** What it is computed with. */
@@ -291,6 +313,9 @@ export const WASM_REPLACEMENTS: readonly ReplacementKernel[] = [
   { kernelName: 'MaxPoolGrad', method: 'loop over the wasm heap, running maximum from -Infinity (the built-in starts at +1.2e-38)', make: () => maxPoolGradKernel(2) },
   { kernelName: 'MaxPool3D', method: 'loop over the wasm heap, running maximum from -Infinity (the built-in starts at +1.2e-38)', make: () => maxPool3dKernel() },
   { kernelName: 'MaxPool3DGrad', method: 'loop over the wasm heap, running maximum from -Infinity (the built-in starts at +1.2e-38)', make: () => maxPoolGradKernel(3) },
+  { kernelName: 'Conv2D', method: "the built-in, with pad 'same' passed as explicit (clamped) pads", make: explicitSamePadding('Conv2D', false) },
+  { kernelName: 'FusedConv2D', method: "the built-in, with pad 'same' passed as explicit (clamped) pads", make: explicitSamePadding('FusedConv2D', false) },
+  { kernelName: 'DepthwiseConv2dNative', method: "the built-in, with pad 'same' passed as explicit (clamped) pads", make: explicitSamePadding('DepthwiseConv2dNative', true) },
 ];
 
 const originals = new Map<string, tf.KernelConfig | null>();

@@ -78,15 +78,21 @@ export async function cancelRuns(dirs: readonly string[], opts: CancelOptions = 
       if (!lines.length || !lines.every((l) => /already completing or completed|Invalid job id/i.test(l))) throw e;
     }
     const jobIds = [...new Set(slurmRuns.map((r) => (r.record.executor?.kind === 'slurm' ? r.record.executor.jobId : '')))];
+    // Slurm reports CANCELLED at once, while the trainer may still be finishing its step (it stops on
+    // SIGTERM and writes 'stopped'; Slurm kills it after KillWait). Wait for both.
+    const dirOf = new Map(slurmRuns.map((r) => [r.id, r.dir]));
     const deadline = Date.now() + waitMs;
     let pending = new Set(ids);
     while (pending.size && Date.now() < deadline) {
       const tasks = await client.tasks(jobIds);
       const byId = new Map(tasks.map((t) => [taskKey(t.jobId, t.taskId), t]));
-      pending = new Set([...pending].filter((id) => {
-        const t = byId.get(id);
-        return t !== undefined && !slurmEnded(t.state);
-      }));
+      pending = new Set(
+        [...pending].filter((id) => {
+          const t = byId.get(id);
+          if (t !== undefined && !slurmEnded(t.state)) return true;
+          return readRunRecord(dirOf.get(id) as string).status === 'running';
+        }),
+      );
       if (pending.size) await sleep(pollMs);
     }
     for (const r of slurmRuns) {

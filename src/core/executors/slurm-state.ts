@@ -170,7 +170,7 @@ export function reconcileSlurmRun(i: ReconcileInput): SlurmView {
   const settled = !Number.isFinite(end) || i.nowMs - end >= i.graceMs;
   const reason = task.reason ? ` (${task.reason})` : '';
   if (phase === 'cancelled' || phase === 'timeout') {
-    if (!settled) return { ...none, status: record.status === 'stopped' ? 'stopped' : 'running' };
+    if (!settled) return { ...none, status: phase };
     const message = phase === 'cancelled' ? `Slurm job ${id} was cancelled` : `Slurm job ${id} reached its time limit${reason}`;
     return { status: phase, persist: { status: phase, error: record.status === 'stopped' && phase === 'cancelled' ? null : { message } }, wantsTail: phase === 'timeout' };
   }

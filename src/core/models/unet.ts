@@ -110,8 +110,18 @@ export class UNet {
     // Plain conv + bias + ReLU rather than tf.fused.conv2d: the fused op's gradient calls the
     // Conv2DBackpropFilter kernel directly, which wasm lacks; conv2d's gradient is ours (compute/conv2d.ts).
     const y = this.spec.dims === 2 ? tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, 1, 'same') : ops3d.conv3d(x as tf.Tensor5D, kernel as tf.Tensor5D, { strides: 1, pad: 'same' });
-    const yb = bias ? tf.add(y, bias) : y;
+    const yb = bias ? this.addBias(y, bias) : y;
     return relu ? tf.relu(yb) : yb;
+  }
+
+  /**
+   * y + bias over the channels. 3D: on the [N·D·H·W, C] view, so that the bias gradient is a 2-D
+   * reduction (a rank-5 reduction over the outer axes is a slow path on wasm).
+   */
+  private addBias(y: tf.Tensor, bias: tf.Tensor): tf.Tensor {
+    if (this.spec.dims === 2) return tf.add(y, bias);
+    const c = y.shape[y.rank - 1] as number;
+    return tf.reshape(tf.add(tf.reshape(y, [-1, c]), bias), y.shape);
   }
 
   private normRelu(name: string, x: tf.Tensor, training: boolean): tf.Tensor {
@@ -119,8 +129,13 @@ export class UNet {
     const gamma = this.w(`${name}/gamma`);
     const beta = this.w(`${name}/beta`);
     if (this.spec.norm === 'instance') {
-      const { mean, variance } = tf.moments(x, axes, true);
-      return tf.relu(tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, NORM_EPS))), gamma), beta));
+      // Per sample and channel over the spatial axes; 3D on the [N, D·H·W, C] view (rank-3 reductions
+      // and broadcasts, fast on wasm), the same values.
+      const c = x.shape[x.rank - 1] as number;
+      const v = this.spec.dims === 3 ? tf.reshape(x, [x.shape[0] as number, -1, c]) : x;
+      const { mean, variance } = tf.moments(v, this.spec.dims === 3 ? [1] : axes, true);
+      const y = tf.relu(tf.add(tf.mul(tf.div(tf.sub(v, mean), tf.sqrt(tf.add(variance, NORM_EPS))), gamma), beta));
+      return this.spec.dims === 3 ? tf.reshape(y, x.shape) : y;
     }
     // Batch norm: batch statistics while training (moving averages updated after the step), moving
     // statistics at inference.
@@ -152,7 +167,7 @@ export class UNet {
       return tf.relu(tf.add(conv2dTranspose(x as tf.Tensor4D, kernel as tf.Tensor4D, [n, h * 2, w * 2, c], 2, 'same'), bias));
     }
     const u = ops3d.upsample3d(x as tf.Tensor5D, 2);
-    return tf.relu(tf.add(ops3d.conv3d(u, kernel as tf.Tensor5D, { strides: 1, pad: 'same' }), bias));
+    return tf.relu(this.addBias(ops3d.conv3d(u, kernel as tf.Tensor5D, { strides: 1, pad: 'same' }), bias));
   }
 
   private dropout(x: tf.Tensor, training: boolean): tf.Tensor {
@@ -182,7 +197,8 @@ export class UNet {
     }
     for (let l = this.spec.depth - 2; l >= 0; l--) {
       h = this.up(l, h);
-      h = tf.concat([skips[l] as tf.Tensor, h], -1);
+      // 3D: on the [N·D·H·W, C] view (the gradient of a rank-5 concat is a slow split on wasm).
+      h = this.spec.dims === 3 ? ops3d.concatChannels([skips[l] as tf.Tensor, h]) : tf.concat([skips[l] as tf.Tensor, h], -1);
       h = this.block(`dec${l}a`, h, training);
       h = this.block(`dec${l}b`, h, training);
     }
