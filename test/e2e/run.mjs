@@ -483,8 +483,9 @@ async function main() {
     });
 
     await step('after a window reload the view is rebuilt from disk', async () => {
+      const reloaded = page.waitForEvent('load', { timeout: 60_000 });
       await palette(page, 'Developer: Reload Window');
-      await page.waitForLoadState('domcontentloaded');
+      await reloaded;
       await waitForWorkbench(page);
       await openExperimentsView(page);
       await treeRow(page, 'dice, completed').first().waitFor({ state: 'visible', timeout: 60_000 });

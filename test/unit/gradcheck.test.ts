@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/core/compute/backend';
+import { fusedConv2d } from '../../src/core/compute/conv2d';
 import { checkOpGradients, checkReplacement, GRADCHECK_TOLERANCE, maxRelError, randomData, runKernelDirect, type ConvCase, type Pool3dCase, type PoolCase } from '../../src/core/compute/gradcheck';
 import { builtinKernel, isReplaced, WASM_REPLACEMENTS, type ReplacementKernel } from '../../src/core/compute/wasm-kernels';
 import { createLoss } from '../../src/core/losses';
@@ -89,7 +90,7 @@ test('wasm replacement kernels against cpu', async (t) => {
     rows.forEach((r) => t.diagnostic(r));
   });
 
-  await t.test('tf.grad of conv2d, conv2dTranspose and fused conv2d on wasm match cpu', async () => {
+  await t.test('tf.grad of conv2d, conv2dTranspose, fused conv2d and our fusedConv2d on wasm match cpu', async () => {
     const rng = new Rng(7);
     const rows: string[] = [];
     for (const c of CONV_TABLE) {
@@ -107,6 +108,9 @@ test('wasm replacement kernels against cpu', async (t) => {
         'fused bias+relu': await checkOpGradients('wasm', (a, f, b) => tf.fused.conv2d({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, strides: c.strides, pad, bias: b, activation: 'relu' }), [x, w, bias]),
         // ... and a linear one through the FusedConv2D kernel and its custom gradient.
         'fused bias': await checkOpGradients('wasm', (a, f, b) => tf.fused.conv2d({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, strides: c.strides, pad, bias: b }), [x, w, bias]),
+        // Ours: the FusedConv2D kernel with ReLU also under a tape, and its own gradient.
+        'fusedConv2d relu': await checkOpGradients('wasm', (a, f, b) => fusedConv2d(a as tf.Tensor4D, f as tf.Tensor4D, b as tf.Tensor1D, { strides: c.strides, pad, activation: 'relu' }), [x, w, bias]),
+        'fusedConv2d lin': await checkOpGradients('wasm', (a, f, b) => fusedConv2d(a as tf.Tensor4D, f as tf.Tensor4D, b as tf.Tensor1D, { strides: c.strides, pad, activation: 'linear' }), [x, w, bias]),
       };
       for (const [op, r] of Object.entries(checks)) {
         rows.push(`${op.padEnd(16)} forward ${r.forward.toExponential(1)} grads ${r.grads.map((g) => g.toExponential(1)).join(' ')}  ${label(c)}`);

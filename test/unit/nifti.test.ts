@@ -142,6 +142,46 @@ describe('reading each data type', () => {
   });
 });
 
+describe('NIfTI-2', () => {
+  /** A NIfTI-2 file (540-byte header, 64-bit sizes and float64 fields) built from the nifti2.h layout. */
+  function buildNifti2(dims: number[], values: number[], slope: number, inter: number, srow: number[][]): Uint8Array {
+    const off = 544;
+    const buf = new Uint8Array(off + values.length * 2);
+    const v = new DataView(buf.buffer);
+    v.setInt32(0, 540, true);
+    'n+2\0\r\n\x1a\n'.split('').forEach((c, i) => v.setUint8(4 + i, c.charCodeAt(0)));
+    v.setInt16(12, 4, true); // int16
+    v.setInt16(14, 16, true);
+    [3, ...dims, 1, 1, 1, 1].forEach((d, i) => v.setBigInt64(16 + 8 * i, BigInt(d), true));
+    [1, 0.5, 0.5, 2, 0, 0, 0, 0].forEach((p, i) => v.setFloat64(104 + 8 * i, p, true));
+    v.setBigInt64(168, BigInt(off), true);
+    v.setFloat64(176, slope, true);
+    v.setFloat64(184, inter, true);
+    v.setInt32(348, 1, true); // sform_code
+    srow.forEach((row, r) => row.forEach((x, j) => v.setFloat64(400 + 32 * r + 8 * j, x, true)));
+    v.setInt32(500, 10, true);
+    values.forEach((x, i) => v.setInt16(off + 2 * i, x, true));
+    return buf;
+  }
+
+  test('a NIfTI-2 .nii.gz: int16 with slope and intercept, float64 sform', () => {
+    const srow = [
+      [0.5, 0, 0, -10.125],
+      [0, 0, 0.5, 3.5],
+      [0, -2, 0, 1e-7],
+    ];
+    const values = Array.from({ length: 12 }, (_, i) => i * 100 - 600);
+    const vol = parseNifti(gzipSync(buildNifti2([3, 2, 2], values, 0.1, 5, srow)), 'two.nii.gz');
+    assert.equal(vol.version, 2);
+    assert.equal(vol.datatype, 'int16');
+    assert.deepEqual(vol.dims, [3, 2, 2]);
+    assert.deepEqual(Array.from(vol.data), values.map((x) => Math.fround(x * 0.1 + 5)));
+    assert.deepEqual(vol.affine, [...srow, [0, 0, 0, 1]]);
+    assert.deepEqual(vol.spacing, [0.5, 0.5, 2]);
+    assert.throws(() => parseNifti(buildNifti2([3, 2, 2], values, 1, 0, srow).subarray(0, 500), 'short.nii'), { message: 'short.nii: truncated: 500 bytes, shorter than a NIfTI-2 header (540 bytes)' });
+  });
+});
+
 describe('affines', () => {
   const sformRows = [
     [0, -2, 0, 10],

@@ -40,7 +40,8 @@ export function fusedConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor
   const pad = opts.pad ?? 'same';
   const activation = opts.activation ?? 'relu';
   if (bias.rank !== 1 || bias.shape[0] !== filter.shape[3]) throw new Error(`fusedConv2d: bias must have shape [${filter.shape[3]}] (the filter's output channels), got [${bias.shape.join(', ')}]`);
-  const f = tf.customGrad((xs: tf.Tensor, fs: tf.Tensor, bs: tf.Tensor, save: tf.GradSaveFunc) => {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xs, fs, bs, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
     const y = tf.engine().runKernel('FusedConv2D', { x: xs, filter: fs, bias: bs }, { strides, pad, dataFormat: 'NHWC', dilations: 1, activation, leakyreluAlpha: 0 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
     save([xs, fs, y]);
     return {

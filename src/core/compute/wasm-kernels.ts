@@ -100,8 +100,18 @@ interface ConvBackpropAttrs {
   dimRoundingMode?: Rounding;
 }
 
+export interface FilterGradOptions {
+  /**
+   * Move the batch axis of the padded input last in two transposes ([N, P·C]ᵀ, then [P, C, N] → [C, P, N])
+   * instead of one [3, 1, 2, 0] transpose, which wasm runs slowly for a short last axis (default true;
+   * bench/NOTES.md).
+   */
+  twoPassTranspose?: boolean;
+}
+
 /** dL/dfilter of y = conv2d(x, filter) as one forward Conv2D. Output [fh, fw, Cin, Cout]. */
-export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
+export function conv2dBackpropFilterKernel(backendName: string, opts: FilterGradOptions = {}): tf.KernelFunc {
+  const twoPass = opts.twoPassTranspose ?? true;
   return ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const a = attrs as unknown as ConvBackpropAttrs & { filterShape: Shape4 };
@@ -111,7 +121,15 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
     return withScope(backend as tf.KernelBackend, backendName, (s) => {
       const { top, bottom, left, right } = info.padInfo;
       const xp = s.padOrCrop4d(x, top, bottom, left, right);
-      const xT = s.run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] }); // [Cin, Hp, Wp, N]
+      const [n, hp, wp] = xp.shape as Shape4;
+      let xT: tf.TensorInfo; // [Cin, Hp, Wp, N]
+      if (twoPass && n > 1) {
+        const pcn = s.run('Transpose', { x: s.reshape(xp, [n, hp * wp * cin]) }, { perm: [1, 0] }); // [P·Cin, N]
+        const cpn = s.run('Transpose', { x: s.reshape(pcn, [hp * wp, cin, n]) }, { perm: [1, 0, 2] });
+        xT = s.reshape(cpn, [cin, hp, wp, n]);
+      } else {
+        xT = s.run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] });
+      }
       const dyT = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho, Wo, N, Cout]
       const r = s.run('Conv2D', { x: xT, filter: dyT }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] }); // [Cin, ≥fh, ≥fw, Cout]
       const cropped = r.shape[1] === fh && r.shape[2] === fw ? r : s.run('Slice', { x: r }, { begin: [0, 0, 0, 0], size: [cin, fh, fw, cout] });
@@ -204,6 +222,9 @@ function geometry3d(xShape: number[], a: PoolAttrs): PoolGeometry {
  */
 export function maxPoolPositions(x: ArrayLike<number>, g: PoolGeometry, lastOnTies: boolean): Int32Array {
   const pos = new Int32Array(g.n * g.outD * g.outH * g.outW * g.c);
+  // Channels innermost: contiguous reads, a running maximum per channel.
+  const best = new Float64Array(g.c);
+  const at = new Int32Array(g.c);
   let o = 0;
   for (let b = 0; b < g.n; b++) {
     for (let od = 0; od < g.outD; od++) {
@@ -218,23 +239,25 @@ export function maxPoolPositions(x: ArrayLike<number>, g: PoolGeometry, lastOnTi
           const w0 = ow * g.sw - g.left;
           const wA = Math.max(0, w0);
           const wB = Math.min(g.inW, w0 + g.fw);
-          for (let ch = 0; ch < g.c; ch++) {
-            let best = Number.NEGATIVE_INFINITY;
-            let at = -1;
-            for (let d = dA; d < dB; d++) {
-              for (let h = hA; h < hB; h++) {
-                let idx = (((b * g.inD + d) * g.inH + h) * g.inW + wA) * g.c + ch;
-                for (let w = wA; w < wB; w++, idx += g.c) {
-                  const v = x[idx] as number;
-                  if (v > best || (lastOnTies && v === best) || at < 0) {
-                    best = v;
-                    at = idx;
+          best.fill(Number.NEGATIVE_INFINITY);
+          at.fill(-1);
+          for (let d = dA; d < dB; d++) {
+            for (let h = hA; h < hB; h++) {
+              for (let w = wA; w < wB; w++) {
+                const base = (((b * g.inD + d) * g.inH + h) * g.inW + w) * g.c;
+                for (let ch = 0; ch < g.c; ch++) {
+                  const v = x[base + ch] as number;
+                  const m = best[ch] as number;
+                  if (v > m || (lastOnTies && v === m) || (at[ch] as number) < 0) {
+                    best[ch] = v;
+                    at[ch] = base + ch;
                   }
                 }
               }
             }
-            pos[o++] = at;
           }
+          pos.set(at, o);
+          o += g.c;
         }
       }
     }

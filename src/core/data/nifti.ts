@@ -193,9 +193,11 @@ function parseHeader(path: string, raw: Uint8Array, opts: NiftiReadOptions = {})
   else if (isNIFTI2(buf)) version = 2;
   else if (isNIFTI1(buf, true) || isNIFTI2(buf, true)) throw new NiftiError(path, `is the header of a .hdr/.img pair; only single-file NIfTI (.nii or .nii.gz) is supported (convert it, e.g. with nibabel or fslchfiletype)`);
   else throw new NiftiError(path, `not a NIfTI file (no 'n+1' or 'n+2' magic at byte 344 or 4); expected a .nii or .nii.gz volume`);
+  if (version === 2 && raw.byteLength < 540) throw new NiftiError(path, `truncated: ${raw.byteLength} bytes, shorter than a NIfTI-2 header (540 bytes)`);
   let h: NIFTI1 | NIFTI2;
   try {
-    h = readHeader(buf);
+    // Only the fixed header: extensions (which we do not use) are not parsed.
+    h = readHeader(buf.slice(0, version === 1 ? 348 : 540));
   } catch (e) {
     throw new NiftiError(path, `corrupt NIfTI header (${(e as Error).message})`);
   }

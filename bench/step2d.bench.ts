@@ -1,0 +1,215 @@
+// One training step of the 2D reference workload (bench/reference.ts: U-Net 3 levels × 16 filters, batch 4
+// of 128×128, soft Dice, Adam) on wasm, with variants of the compute path alternated in one run so that
+// they share the (noisy, shared) machine's load:
+//   ours                the trainer's step (trainStep) on the UNet model, with our wasm kernels
+//   builtin-input-grad  the same with wasm's built-in Conv2DBackpropInput (a naive loop) put back
+//   one-pass-transpose  the same with the filter-gradient kernel's single [3,1,2,0] transpose
+//   read-every-10       the trainer's step without awaiting the loss each step (read once per 10 steps)
+//   fn-unfused          a functional copy of the same U-Net (same weights): conv2d, add, relu
+//   fn-fused            that copy with fusedConv2d (one FusedConv2D kernel with bias + ReLU, custom gradient)
+// Run: node esbuild.mjs --bench --quiet && node dist/bench/step2d.cjs [--rounds 3] [--steps 3] [--only a,b]
+//      [--profile] (kernel times of one step of `ours`). Prints a table and one `BENCH {json}` line per variant.
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../src/core/compute/backend';
+import { fusedConv2d } from '../src/core/compute/conv2d';
+import { conv2dBackpropFilterKernel, replaceKernel, restoreKernel, WASM_REPLACEMENTS } from '../src/core/compute/wasm-kernels';
+import { createLoss } from '../src/core/losses';
+import { UNet } from '../src/core/models/unet';
+import { oneHot, trainStep } from '../src/core/train/trainer';
+import type { Batch } from '../src/core/train/data-source';
+import { syntheticBatches, trainingFlops, WORKLOADS } from './reference';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? (process.argv[i + 1] as string) : fallback;
+}
+
+const W = WORKLOADS['2d'];
+const FLOPS = trainingFlops(W);
+
+interface Variant {
+  name: string;
+  /** Called before the variant's chunk; returns the undo. */
+  setup?: () => () => void;
+  /** Runs `n` steps; returns the time of each in ms. */
+  run: (n: number) => Promise<number[]>;
+}
+
+function replacement(name: string) {
+  const r = WASM_REPLACEMENTS.find((k) => k.kernelName === name);
+  if (!r) throw new Error(`no replacement ${name}`);
+  return r;
+}
+
+async function main(): Promise<void> {
+  const info = await selectBackend('wasm', { log: (m) => process.stderr.write(`${m}\n`) });
+  const model = new UNet(W.spec);
+  const vars = model.trainableVariables();
+  const optimizer: tf.Optimizer = tf.train.adam(1e-3);
+  const loss = createLoss('dice');
+  const batches = syntheticBatches(W, 4);
+  let k = 0;
+  const next = (): Batch => batches[k++ % batches.length] as Batch;
+
+  const trainerSteps = async (n: number) => {
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const r = trainStep(model, optimizer, loss, vars, next(), W.numClasses);
+      const v = (await r.data()) as Float32Array;
+      r.dispose();
+      ms.push(performance.now() - t0);
+      if (!Number.isFinite(v[0] as number)) throw new Error(`loss ${v[0]}`);
+    }
+    return ms;
+  };
+
+  // A functional copy of UNet.logits for this workload (norm none, sigmoid head), on the model's weights.
+  const wt = (name: string) => {
+    const v = model.weights.get(name);
+    if (!v) throw new Error(`no weight ${name}`);
+    return v;
+  };
+  const forward = (x: tf.Tensor4D, fused: boolean): tf.Tensor => {
+    const conv = (h: tf.Tensor4D, name: string, relu: boolean): tf.Tensor4D => {
+      const kernel = wt(`${name}/kernel`) as unknown as tf.Tensor4D;
+      const bias = wt(`${name}/bias`) as unknown as tf.Tensor1D;
+      if (fused) return fusedConv2d(h, kernel, bias, { activation: relu ? 'relu' : 'linear' });
+      const y = tf.add(tf.conv2d(h, kernel, 1, 'same'), bias) as tf.Tensor4D;
+      return relu ? tf.relu(y) : y;
+    };
+    const depth = W.spec.depth;
+    const skips: tf.Tensor4D[] = [];
+    let h = x;
+    for (let l = 0; l < depth; l++) {
+      h = conv(conv(h, `enc${l}a`, true), `enc${l}b`, true);
+      if (l < depth - 1) {
+        skips.push(h);
+        h = tf.maxPool(h, 2, 2, 'valid');
+      }
+    }
+    for (let l = depth - 2; l >= 0; l--) {
+      const kernel = wt(`up${l}/kernel`) as unknown as tf.Tensor4D;
+      const [n, hh, ww] = h.shape;
+      h = tf.relu(tf.add(tf.conv2dTranspose(h, kernel, [n, hh * 2, ww * 2, kernel.shape[2]], 2, 'same'), wt(`up${l}/bias`))) as tf.Tensor4D;
+      h = tf.concat([skips[l] as tf.Tensor4D, h], -1);
+      h = conv(conv(h, `dec${l}a`, true), `dec${l}b`, true);
+    }
+    const p = tf.sigmoid(conv(h, 'head', false));
+    return tf.concat([tf.sub(1, p), p], -1);
+  };
+  const functionalSteps = (fused: boolean) => async (n: number) => {
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const b = next();
+      const t0 = performance.now();
+      const r = tf.tidy(() => {
+        const x = tf.tensor4d(b.x, b.shape as [number, number, number, number]);
+        const y = tf.tensor(oneHot(b.labels, 2), [...b.shape.slice(0, -1), 2]);
+        const { value, grads } = tf.variableGrads(() => loss(y, forward(x, fused)) as tf.Scalar, vars);
+        optimizer.applyGradients(grads);
+        return value;
+      });
+      const v = (await r.data()) as Float32Array;
+      r.dispose();
+      ms.push(performance.now() - t0);
+      if (!Number.isFinite(v[0] as number)) throw new Error(`loss ${v[0]}`);
+    }
+    return ms;
+  };
+
+  const variants: Variant[] = [
+    { name: 'ours', run: trainerSteps },
+    {
+      name: 'builtin-input-grad',
+      setup: () => {
+        restoreKernel('Conv2DBackpropInput', 'wasm');
+        return () => replaceKernel('Conv2DBackpropInput', 'wasm', replacement('Conv2DBackpropInput').make('wasm'));
+      },
+      run: trainerSteps,
+    },
+    {
+      name: 'one-pass-transpose',
+      setup: () => {
+        replaceKernel('Conv2DBackpropFilter', 'wasm', conv2dBackpropFilterKernel('wasm', { twoPassTranspose: false }));
+        return () => replaceKernel('Conv2DBackpropFilter', 'wasm', replacement('Conv2DBackpropFilter').make('wasm'));
+      },
+      run: trainerSteps,
+    },
+    {
+      name: 'read-every-10',
+      run: async (n) => {
+        // Steps without awaiting their read-out; the time of a step is the chunk's time / n.
+        const t0 = performance.now();
+        const outs: tf.Tensor[] = [];
+        for (let i = 0; i < n; i++) {
+          outs.push(trainStep(model, optimizer, loss, vars, next(), W.numClasses));
+          if (outs.length === 10 || i === n - 1) {
+            for (const o of outs) {
+              await o.data();
+              o.dispose();
+            }
+            outs.length = 0;
+          }
+        }
+        const per = (performance.now() - t0) / n;
+        return new Array<number>(n).fill(per);
+      },
+    },
+    { name: 'fn-unfused', run: functionalSteps(false) },
+    { name: 'fn-fused', run: functionalSteps(true) },
+  ];
+  const only = arg('only', '');
+  const chosen = only ? variants.filter((v) => only.split(',').includes(v.name)) : variants;
+  const rounds = Number(arg('rounds', '3'));
+  const steps = Number(arg('steps', '3'));
+
+  if (process.argv.includes('--profile')) {
+    await trainerSteps(2);
+    const p = await tf.profile(async () => {
+      await trainerSteps(1);
+    });
+    const by = new Map<string, { ms: number; n: number }>();
+    for (const kk of p.kernels) {
+      const e = by.get(kk.name) ?? { ms: 0, n: 0 };
+      e.ms += kk.kernelTimeMs as number;
+      e.n++;
+      by.set(kk.name, e);
+    }
+    const total = [...by.values()].reduce((a, b) => a + b.ms, 0);
+    console.log(`kernel time of one step: ${total.toFixed(0)} ms`);
+    for (const [name, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) console.log(`  ${name.padEnd(24)} ${e.ms.toFixed(1).padStart(8)} ms ${String(e.n).padStart(4)} calls ${((100 * e.ms) / total).toFixed(0).padStart(3)}%`);
+  }
+
+  const times = new Map<string, number[]>(chosen.map((v) => [v.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const v of chosen) {
+      const undo = v.setup?.();
+      try {
+        await v.run(1); // warm-up (operator caches, after a kernel switch)
+        times.get(v.name)!.push(...(await v.run(steps)));
+      } finally {
+        undo?.();
+      }
+    }
+  }
+  const median = (a: number[]) => {
+    const s = [...a].sort((p, q) => p - q);
+    return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+  };
+  const base = median(times.get('ours') ?? [NaN]);
+  console.log(`2D reference step on ${info.name} (${(FLOPS / 1e9).toFixed(2)} GFLOP/step), ${rounds} rounds × ${steps} steps, medians:`);
+  for (const v of chosen) {
+    const t = times.get(v.name)!;
+    const m = median(t);
+    console.log(`  ${v.name.padEnd(20)} ${m.toFixed(0).padStart(6)} ms/step ${(FLOPS / 1e6 / m).toFixed(1).padStart(6)} GFLOP/s  × ${(m / base).toFixed(2)} of ours  (min ${Math.min(...t).toFixed(0)}, max ${Math.max(...t).toFixed(0)})`);
+    console.log(`BENCH ${JSON.stringify({ bench: 'step2d', variant: v.name, backend: info.name, medianMs: m, minMs: Math.min(...t), maxMs: Math.max(...t), steps: t.length, gflops: FLOPS / 1e6 / m })}`);
+  }
+  model.dispose();
+  optimizer.dispose();
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
