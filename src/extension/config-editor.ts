@@ -23,7 +23,7 @@ export class ConfigEditorSupport implements vscode.CodeLensProvider, vscode.Disp
 
   constructor(
     private readonly view: ExperimentsView,
-    runs: RunManager,
+    private readonly runs: RunManager,
   ) {
     this.disposables.push(
       this.diagnostics,
@@ -79,7 +79,7 @@ export class ConfigEditorSupport implements vscode.CodeLensProvider, vscode.Disp
     const range = new vscode.Range(info.lensLine, 0, info.lensLine, 0);
     const lenses = [new vscode.CodeLens(range, { title: '▶ Run experiment', command: 'dscpp.runExperiment', arguments: [doc.uri], tooltip: info.valid ? `Train ${info.losses.map((l) => l.label).join(', ')}` : 'The config has problems: see the Problems panel' })];
     const entry = this.view.entryFor(info.configPath);
-    const active = entry ? entry.pending.length + entry.runs.filter((r) => r.job !== null).length : 0;
+    const active = this.runs.activeJobs().filter((j) => j.request.configPath === info.configPath).length;
     if (active) lenses.push(new vscode.CodeLens(range, { title: `■ Stop (${active} active)`, command: 'dscpp.stopRun', arguments: [doc.uri] }));
     if (entry && entry.runs.length) lenses.push(new vscode.CodeLens(range, { title: 'Open last run', command: 'dscpp.openLastRun', arguments: [doc.uri] }));
     return lenses;

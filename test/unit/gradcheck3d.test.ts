@@ -159,6 +159,18 @@ test('3D operations: wasm against cpu, composites against tfjs-core on cpu', asy
     assertSmall('softmax', sm);
   });
 
+  await t.test("tf.conv3d's wrong wasm gradient kernels are disabled with an explanation", async () => {
+    await tf.setBackend('wasm');
+    const x = tf.ones([1, 4, 4, 4, 1]) as tf.Tensor5D;
+    const w = tf.ones([2, 2, 2, 1, 1]) as tf.Tensor5D;
+    assert.equal((await tf.conv3d(x, w, 1, 'valid').data())[0], 8); // the forward still runs
+    assert.throws(() => tf.grad((a: tf.Tensor) => tf.conv3d(a as tf.Tensor5D, w, 2, 'valid'))(x), {
+      message:
+        "Conv3DBackpropInputV2 on wasm: tfjs-backend-wasm's kernel gives wrong values at every stride, so it is disabled. tf.conv3d can run forward on wasm but not be trained, and tf.conv3dTranspose does not run; use ops3d.conv3d and ops3d.upsample3d from src/core/compute/ops3d.ts (correct gradients on every backend), or the cpu backend",
+    });
+    tf.dispose([x, w]);
+  });
+
   await t.test('argument errors name the shapes', () => {
     const x = tf.zeros([1, 4, 4, 4, 2]) as tf.Tensor5D;
     assert.throws(() => ops3d.conv3d(x, tf.zeros([3, 3, 3, 3, 4]) as tf.Tensor5D), { message: 'conv3d: filter shape [3, 3, 3, 3, 4] expects 3 input channels but x shape [1, 4, 4, 4, 2] has 2' });

@@ -1,9 +1,10 @@
 // Sweeps: the `sweep:` and `slurm:` blocks of a config (errors that name the field and the fix), the
 // cartesian expansion, the pre-created queued run folders and their manifest, what `train --run-dir`
-// does with each state, and the generated sbatch script, executed by real bash.
+// does with each state, the generated sbatch script (executed by real bash), a local sweep through the
+// CLI, and cancelling local runs (queued, and in training).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatDiagnostic, loadConfig, parseConfigText } from '../../src/core/config';
@@ -11,6 +12,7 @@ import { expandSweep, formatParams, lossLabel, setPath, SweepError, sweepSize, s
 import { createSweepFolders, findSweep, listSweeps, planSweep, readManifest, startQueuedRun, SWEEPS_DIR } from '../../src/core/executors/sweep-store';
 import { arraySpec, sbatchScript, shellQuote } from '../../src/core/executors/slurm-script';
 import { dryRunText, planScript } from '../../src/core/executors/submit';
+import { cancelRuns } from '../../src/core/executors/cancel';
 import { listRuns, readRunRecord, RUN_FILES, writeRunRecord } from '../../src/core/train/runs';
 import { REPO, tinyWorkspace as makeTiny, type TinyOptions } from '../helpers/tiny';
 
@@ -274,4 +276,28 @@ test('sweep --executor local: the queued folders train in place, one after anoth
   const bad = cli(['cancel', join(dir, 'nothing-here')]);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^dscpp-lab: cancel: .*nothing-here: no such run folder, sweep folder or sweep id/);
+});
+
+test('cancelRuns on a local run in training: SIGTERM, the trainer stops after its step, the run is marked cancelled', async () => {
+  const { config } = tinyWorkspace({ cases: 8, epochs: 300 });
+  const plan = planSweep(config);
+  createSweepFolders(plan, 'local');
+  const dir = plan.runs[0]?.dir as string;
+  const child = spawn(process.execPath, [join(REPO, 'bin', 'dscpp-lab.js'), 'train', '--run-dir', dir], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  const t0 = Date.now();
+  while (!(readRunRecord(dir).status === 'running' && existsSync(join(dir, RUN_FILES.metrics)))) {
+    assert.ok(Date.now() - t0 < 60_000, 'the run started training within 60 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(readRunRecord(dir).pid, child.pid);
+  const [outcome] = await cancelRuns([dir], { waitMs: 30_000, pollMs: 100 });
+  assert.deepEqual(outcome && { result: outcome.result, was: outcome.was, detail: outcome.detail }, { result: 'cancelled', was: 'running', detail: `SIGTERM to pid ${child.pid}` });
+  assert.equal(await exited, 0, 'the trainer exits by itself');
+  const rec = readRunRecord(dir);
+  assert.equal(rec.status, 'cancelled');
+  assert.ok(rec.summary.epochsCompleted < 300);
+  assert.ok(existsSync(join(dir, RUN_FILES.checkpoints, 'last')), 'the stop saved the last checkpoint');
+  const again = await cancelRuns([dir]);
+  assert.deepEqual(again.map((o) => [o.result, o.detail]), [['already-finished', 'already cancelled']]);
 });

@@ -17,9 +17,9 @@ import type { EvaluationReport } from '../../src/protocol/evaluation';
 import type { TrainingEvent } from '../../src/protocol/training';
 import { REPO } from '../helpers/tiny';
 import { selectBackend } from '../../src/core/compute/backend';
-import { createLoss } from '../../src/core/losses';
+import { createLoss, LOSS_NAMES } from '../../src/core/losses';
 import { UNet, type UNetSpec } from '../../src/core/models/unet';
-import { oneHot } from '../../src/core/train/trainer';
+import { oneHot, trainStep } from '../../src/core/train/trainer';
 import { Rng } from '../../src/core/util/rng';
 
 const HIPPO = join(REPO, 'examples', 'hippocampus');
@@ -77,6 +77,29 @@ test('3D U-Net gradients on wasm match cpu for every weight (instance norm, up-s
     }
   }
   await tf.setBackend('wasm');
+});
+
+test('every loss of the library trains the 3D U-Net multi-class on wasm: one step each, finite loss, non-zero gradient', async () => {
+  await selectBackend('wasm');
+  const spec: UNetSpec = { dims: 3, inChannels: 1, numClasses: 3, depth: 2, filters: 2, norm: 'instance', dropout: 0, head: 'softmax', seed: 8 };
+  const shape = [2, 8, 8, 8, 1];
+  const rng = new Rng(4);
+  const n = 2 * 8 * 8 * 8;
+  const batch = { ids: ['a', 'b'], x: Float32Array.from({ length: n }, () => rng.normal()), labels: Uint8Array.from({ length: n }, () => rng.int(3)), shape };
+  for (const name of LOSS_NAMES) {
+    const model = new UNet(spec);
+    const opt = tf.train.adam(1e-3);
+    try {
+      const out = trainStep(model, opt, createLoss(name), model.trainableVariables(), batch, 3);
+      const [loss, norm] = (await out.data()) as Float32Array;
+      out.dispose();
+      assert.ok(Number.isFinite(loss) && loss > 0, `${name}: loss ${loss}`);
+      assert.ok(Number.isFinite(norm) && (norm as number) > 0, `${name}: gradient norm ${norm}`);
+    } finally {
+      model.dispose();
+      opt.dispose();
+    }
+  }
 });
 
 const CASES = ['hippocampus_001', 'hippocampus_004', 'hippocampus_006', 'hippocampus_007', 'hippocampus_011'];

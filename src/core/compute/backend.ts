@@ -23,7 +23,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BackendInfo, BackendName } from '../../protocol/training';
 import { checkReplacement, GRADCHECK_TOLERANCE, type KernelCheck } from './gradcheck';
-import { WASM_REPLACEMENTS, isReplaced, replaceKernel, restoreKernel } from './wasm-kernels';
+import { WASM_GUARDS, WASM_REPLACEMENTS, guardKernel, isReplaced, replaceKernel, restoreKernel } from './wasm-kernels';
 import { defaultBackendsDirectory } from './install';
 import { hardwareAdapterProblem, prepareWebgpuBackend } from './webgpu';
 
@@ -205,6 +205,7 @@ function installWasmReplacements(check: boolean, log: (msg: string) => void): Ba
     kernelResults.set(r.kernelName, err);
     if (!isReplaced(r.kernelName, 'wasm')) replaceKernel(r.kernelName, 'wasm', r.make('wasm'));
   }
+  for (const g of WASM_GUARDS) if (!isReplaced(g.kernelName, 'wasm')) replaceKernel(g.kernelName, 'wasm', guardKernel('wasm', g.kernelName, g.reason));
   if (failed.length) throw new KernelCheckError(failed);
   return [...kernelResults].map(([name, maxRelError]) => ({ name, maxRelError }));
 }

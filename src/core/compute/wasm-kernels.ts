@@ -265,6 +265,38 @@ export function maxPoolPositions(x: ArrayLike<number>, g: PoolGeometry, lastOnTi
   return pos;
 }
 
+/** The U-Net's 2×2, stride-2 pooling without padding: disjoint windows, dy written at each window's first maximum. */
+function pool2x2Grad(x: Float32Array, dy: Float32Array, dx: Float32Array, g: PoolGeometry): void {
+  const c = g.c;
+  const row = g.inW * c;
+  let o = 0;
+  for (let b = 0; b < g.n; b++) {
+    for (let oh = 0; oh < g.outH; oh++) {
+      let i00 = (b * g.inH + 2 * oh) * row;
+      for (let ow = 0; ow < g.outW; ow++, i00 += 2 * c) {
+        for (let ch = 0; ch < c; ch++, o++) {
+          const a = i00 + ch;
+          let at = a;
+          let m = x[a] as number;
+          const p = a + c;
+          if ((x[p] as number) > m) {
+            m = x[p] as number;
+            at = p;
+          }
+          const q = a + row;
+          if ((x[q] as number) > m) {
+            m = x[q] as number;
+            at = q;
+          }
+          const r = q + c;
+          if ((x[r] as number) > m) at = r;
+          dx[at] = dy[o] as number;
+        }
+      }
+    }
+  }
+}
+
 function poolOutput(backend: unknown, shape: number[], fill: (out: Float32Array) => void): tf.TensorInfo {
   const hb = heapBackend(backend);
   const out = hb.makeOutput(shape, 'float32');
@@ -299,8 +331,12 @@ function maxPoolGradKernel(dims: 2 | 3): tf.KernelFunc {
     return poolOutput(backend, input.shape, (dx) => {
       const xv = inputValues(backend, input);
       const dyv = inputValues(backend, dy);
-      const pos = maxPoolPositions(xv, g, dims === 3);
       dx.fill(0);
+      if (dims === 2 && g.fh === 2 && g.fw === 2 && g.sh === 2 && g.sw === 2 && g.top === 0 && g.left === 0 && g.outH * 2 <= g.inH && g.outW * 2 <= g.inW) {
+        pool2x2Grad(xv, dyv, dx, g);
+        return;
+      }
+      const pos = maxPoolPositions(xv, g, dims === 3);
       for (let i = 0; i < pos.length; i++) if (pos[i]! >= 0) dx[pos[i]!]! += dyv[i] as number;
     });
   };
@@ -340,6 +376,24 @@ export const WASM_REPLACEMENTS: readonly ReplacementKernel[] = [
   { kernelName: 'FusedConv2D', method: "the built-in, with pad 'same' passed as explicit (clamped) pads", make: explicitSamePadding('FusedConv2D', false) },
   { kernelName: 'DepthwiseConv2dNative', method: "the built-in, with pad 'same' passed as explicit (clamped) pads", make: explicitSamePadding('DepthwiseConv2dNative', true) },
 ];
+
+/**
+ * Kernels of tfjs-backend-wasm 4.22 that give wrong values and that we do not re-implement: they are
+ * replaced by kernels that fail with how to avoid them, so that nothing trains silently on wrong
+ * gradients. Conv3DBackpropInputV2 is wrong at every stride and Conv3DBackpropFilterV2 at stride > 1
+ * (compute-notes); they are the gradients of tf.conv3d (and Conv3DBackpropInputV2 the forward of
+ * tf.conv3dTranspose). ops3d.conv3d / ops3d.upsample3d train correctly instead.
+ */
+export const WASM_GUARDS: readonly { kernelName: string; reason: string }[] = [
+  { kernelName: 'Conv3DBackpropInputV2', reason: 'gives wrong values at every stride' },
+  { kernelName: 'Conv3DBackpropFilterV2', reason: 'gives wrong values at strides > 1' },
+];
+
+export function guardKernel(backendName: string, kernelName: string, reason: string): tf.KernelFunc {
+  return () => {
+    throw new Error(`${kernelName} on ${backendName}: tfjs-backend-wasm's kernel ${reason}, so it is disabled. tf.conv3d can run forward on wasm but not be trained, and tf.conv3dTranspose does not run; use ops3d.conv3d and ops3d.upsample3d from src/core/compute/ops3d.ts (correct gradients on every backend), or the cpu backend`);
+  };
+}
 
 const originals = new Map<string, tf.KernelConfig | null>();
 

@@ -214,6 +214,8 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
       model.load(ck.tensors, join(runDir, RUN_FILES.checkpoints, 'last'));
       Object.values(ck.tensors).forEach((t) => t.dispose());
       Object.assign(state, ck.meta.trainer as Partial<TrainerState>);
+      // JSON has no Infinity: a run stopped before its first validation saved bestValLoss as null.
+      if (typeof state.bestValLoss !== 'number') state.bestValLoss = Infinity;
       optimizer.dispose();
       optimizer = makeOptimizer(config.train, state.lr);
       if (ck.optimizer) {
