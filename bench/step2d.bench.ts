@@ -7,7 +7,7 @@
 //   read-every-10       the trainer's step without awaiting the loss each step (read once per 10 steps)
 //   fn-unfused          a functional copy of the same U-Net (same weights): conv2d, add, relu
 //   fn-fused            that copy with fusedConv2d (one FusedConv2D kernel with bias + ReLU, custom gradient)
-// Run: node esbuild.mjs --bench --quiet && node dist/bench/step2d.cjs [--rounds 3] [--steps 3] [--only a,b]
+// Run: node esbuild.mjs --bench --quiet && node dist/bench/step2d.cjs [--rounds 5] [--steps 2] [--only a,b]
 //      [--profile] (kernel times of one step of `ours`). Prints a table and one `BENCH {json}` line per variant.
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/core/compute/backend';
@@ -31,7 +31,7 @@ interface Variant {
   name: string;
   /** Called before the variant's chunk; returns the undo. */
   setup?: () => () => void;
-  /** Runs `n` steps; returns the time of each in ms. */
+  /** Runs `n` steps; returns the wall time of each in ms. */
   run: (n: number) => Promise<number[]>;
 }
 
@@ -161,8 +161,8 @@ async function main(): Promise<void> {
   ];
   const only = arg('only', '');
   const chosen = only ? variants.filter((v) => only.split(',').includes(v.name)) : variants;
-  const rounds = Number(arg('rounds', '3'));
-  const steps = Number(arg('steps', '3'));
+  const rounds = Number(arg('rounds', '5'));
+  const steps = Number(arg('steps', '2'));
 
   if (process.argv.includes('--profile')) {
     await trainerSteps(2);
@@ -181,13 +181,20 @@ async function main(): Promise<void> {
     for (const [name, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) console.log(`  ${name.padEnd(24)} ${e.ms.toFixed(1).padStart(8)} ms ${String(e.n).padStart(4)} calls ${((100 * e.ms) / total).toFixed(0).padStart(3)}%`);
   }
 
+  // Wall time per step, and this process's CPU time per step (user + system, process.cpuUsage): wasm runs
+  // on one thread, so CPU time is the compute time and is far less inflated than wall time when other
+  // processes compete for the 2 cores.
   const times = new Map<string, number[]>(chosen.map((v) => [v.name, []]));
+  const cpuTimes = new Map<string, number[]>(chosen.map((v) => [v.name, []]));
   for (let r = 0; r < rounds; r++) {
     for (const v of chosen) {
       const undo = v.setup?.();
       try {
-        await v.run(1); // warm-up (operator caches, after a kernel switch)
+        await v.run(1); // warm-up (JIT, operator caches after a kernel switch)
+        const c0 = process.cpuUsage();
         times.get(v.name)!.push(...(await v.run(steps)));
+        const c = process.cpuUsage(c0);
+        cpuTimes.get(v.name)!.push((c.user + c.system) / 1000 / steps);
       } finally {
         undo?.();
       }
@@ -197,13 +204,15 @@ async function main(): Promise<void> {
     const s = [...a].sort((p, q) => p - q);
     return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
   };
-  const base = median(times.get('ours') ?? [NaN]);
-  console.log(`2D reference step on ${info.name} (${(FLOPS / 1e9).toFixed(2)} GFLOP/step), ${rounds} rounds × ${steps} steps, medians:`);
+  const base = median(cpuTimes.get('ours') ?? [NaN]);
+  console.log(`2D reference step on ${info.name} (${(FLOPS / 1e9).toFixed(2)} GFLOP/step), ${rounds} rounds × ${steps} steps; CPU ms/step is the median over rounds:`);
+  console.log(`  ${'variant'.padEnd(20)} ${'CPU ms'.padStart(7)} ${'GFLOP/s'.padStart(8)} ${'vs ours'.padStart(8)} ${'wall ms (median, min)'.padStart(24)}`);
   for (const v of chosen) {
     const t = times.get(v.name)!;
-    const m = median(t);
-    console.log(`  ${v.name.padEnd(20)} ${m.toFixed(0).padStart(6)} ms/step ${(FLOPS / 1e6 / m).toFixed(1).padStart(6)} GFLOP/s  × ${(m / base).toFixed(2)} of ours  (min ${Math.min(...t).toFixed(0)}, max ${Math.max(...t).toFixed(0)})`);
-    console.log(`BENCH ${JSON.stringify({ bench: 'step2d', variant: v.name, backend: info.name, medianMs: m, minMs: Math.min(...t), maxMs: Math.max(...t), steps: t.length, gflops: FLOPS / 1e6 / m })}`);
+    const cpu = median(cpuTimes.get(v.name)!);
+    const wall = median(t);
+    console.log(`  ${v.name.padEnd(20)} ${cpu.toFixed(0).padStart(7)} ${(FLOPS / 1e6 / cpu).toFixed(1).padStart(8)} ${('×' + (cpu / base).toFixed(2)).padStart(8)} ${`${wall.toFixed(0)}, ${Math.min(...t).toFixed(0)}`.padStart(24)}`);
+    console.log(`BENCH ${JSON.stringify({ bench: 'step2d', variant: v.name, backend: info.name, cpuMsPerStep: cpu, wallMedianMs: wall, wallMinMs: Math.min(...t), steps: t.length, gflopsCpu: FLOPS / 1e6 / cpu })}`);
   }
   model.dispose();
   optimizer.dispose();

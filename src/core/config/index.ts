@@ -5,7 +5,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { LOSS_NAMES, validateLossOptions } from '../losses';
+// options.ts holds the registry without tfjs, so the editor can validate configs without loading tfjs.
+import { LOSS_NAMES, validateLossOptions } from '../losses/options';
 import { suggest } from '../util/suggest';
 import { experimentSchema, type ExperimentConfig, type LossEntry } from './schema';
 
