@@ -3,7 +3,6 @@
 // they share the (noisy, shared) machine's load:
 //   ours                the trainer's step (trainStep) on the UNet model, with our wasm kernels
 //   builtin-input-grad  the same with wasm's built-in Conv2DBackpropInput (a naive loop) put back
-//   one-pass-transpose  the same with the filter-gradient kernel's single [3,1,2,0] transpose
 //   read-every-10       the trainer's step without awaiting the loss each step (read once per 10 steps)
 //   fn-unfused          a functional copy of the same U-Net (same weights): conv2d, add, relu
 //   fn-fused            that copy with fusedConv2d (one FusedConv2D kernel with bias + ReLU, custom gradient)
@@ -12,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/core/compute/backend';
 import { fusedConv2d } from '../src/core/compute/conv2d';
-import { conv2dBackpropFilterKernel, replaceKernel, restoreKernel, WASM_REPLACEMENTS } from '../src/core/compute/wasm-kernels';
+import { replaceKernel, restoreKernel, WASM_REPLACEMENTS } from '../src/core/compute/wasm-kernels';
 import { createLoss } from '../src/core/losses';
 import { UNet } from '../src/core/models/unet';
 import { oneHot, trainStep } from '../src/core/train/trainer';
@@ -129,14 +128,6 @@ async function main(): Promise<void> {
       run: trainerSteps,
     },
     {
-      name: 'one-pass-transpose',
-      setup: () => {
-        replaceKernel('Conv2DBackpropFilter', 'wasm', conv2dBackpropFilterKernel('wasm', { twoPassTranspose: false }));
-        return () => replaceKernel('Conv2DBackpropFilter', 'wasm', replacement('Conv2DBackpropFilter').make('wasm'));
-      },
-      run: trainerSteps,
-    },
-    {
       name: 'read-every-10',
       run: async (n) => {
         // Steps without awaiting their read-out; the time of a step is the chunk's time / n.
@@ -212,7 +203,7 @@ async function main(): Promise<void> {
     const cpu = median(cpuTimes.get(v.name)!);
     const wall = median(t);
     console.log(`  ${v.name.padEnd(20)} ${cpu.toFixed(0).padStart(7)} ${(FLOPS / 1e6 / cpu).toFixed(1).padStart(8)} ${('×' + (cpu / base).toFixed(2)).padStart(8)} ${`${wall.toFixed(0)}, ${Math.min(...t).toFixed(0)}`.padStart(24)}`);
-    console.log(`BENCH ${JSON.stringify({ bench: 'step2d', variant: v.name, backend: info.name, cpuMsPerStep: cpu, wallMedianMs: wall, wallMinMs: Math.min(...t), steps: t.length, gflopsCpu: FLOPS / 1e6 / cpu })}`);
+    console.log(`BENCH ${JSON.stringify({ bench: 'step2d', variant: v.name, backend: info.name, cpuMsPerStep: cpu, cpuMsPerRound: cpuTimes.get(v.name)!.map((x) => Math.round(x)), wallMedianMs: wall, wallMinMs: Math.min(...t), steps: t.length, gflopsCpu: FLOPS / 1e6 / cpu })}`);
   }
   model.dispose();
   optimizer.dispose();

@@ -6,6 +6,8 @@ import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import { isConfigFileName } from '../core/config';
+import { cancelRuns, createSweepFolders, defaultCliPath, formatParams, isTerminal, planSweep, submitSlurmSweep, type SweepPlan } from '../core/executors';
+import { readRunRecord } from '../core/train/runs';
 import { BackendCommands } from './backends';
 import { ConfigEditorSupport } from './config-editor';
 import { ExperimentsView, type ExperimentNode } from './experiments-view';
@@ -15,7 +17,9 @@ import type { RunJob, RunRequest } from './model/run-manager';
 import { newExperimentConfig } from './new-config';
 import { FsRunDataSource, PanelManager } from './panels';
 import { RunsController } from './runs';
-import { readSettings } from './settings';
+import { readSettings, type Settings } from './settings';
+import { cancelSummary, slurmErrorText } from './model/slurm';
+import { SlurmMonitor } from './slurm';
 
 type CommandArg = ExperimentNode | vscode.Uri | string | undefined;
 
@@ -32,15 +36,23 @@ export class Extension implements vscode.Disposable {
   readonly view: ExperimentsView;
   readonly panels: PanelManager;
   private readonly backends: BackendCommands;
+  readonly slurm: SlurmMonitor;
   private shuttingDown: Promise<void> | null = null;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const settings = readSettings(context);
     this.panels = new PanelManager(context, new FsRunDataSource());
     this.runs = new RunsController(context.asAbsolutePath(join('dist', 'backend.js')), settings.maxConcurrentRuns, (e) => this.panels.onTrainingEvent(e));
-    this.view = new ExperimentsView(this.runs.manager, () => readSettings(context).runsDirectory);
+    this.slurm = new SlurmMonitor(() => this.view.scheduleRefresh(false, 50));
+    this.view = new ExperimentsView(this.runs.manager, () => readSettings(context).runsDirectory, this.slurm);
     this.backends = new BackendCommands(context, context.asAbsolutePath(join('dist', 'cli.js')));
-    this.disposables.push(this.panels, this.runs, this.view, this.backends, new ConfigEditorSupport(this.view, this.runs.manager));
+    this.disposables.push(this.panels, this.runs, this.slurm, this.view, this.backends, new ConfigEditorSupport(this.view, this.runs.manager));
+    // A queued sweep run this window cancelled before it started: say so in its run.json.
+    const offEnd = this.runs.manager.onDidEndJob.on((job) => {
+      const dir = job.request.resume;
+      if (dir && job.state === 'cancelled') void this.cancelQueuedFolder(dir);
+    });
+    this.disposables.push({ dispose: offEnd });
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('dscpp.maxConcurrentRuns')) this.runs.manager.setMaxConcurrent(readSettings(context).maxConcurrentRuns);
@@ -201,6 +213,15 @@ export class Extension implements vscode.Disposable {
       return;
     }
     const s = readSettings(this.context);
+    if (s.executor === 'slurm') return this.submitToSlurm(configPath, s);
+    let plan: SweepPlan | null = null;
+    try {
+      const p = planSweep(configPath, s.runsDirectory ? { out: s.runsDirectory } : {});
+      if (p.config.sweep && Object.keys(p.config.sweep).length) plan = p;
+    } catch (e) {
+      throw new Error(slurmErrorText(e));
+    }
+    if (plan) return this.queueLocalSweep(plan, s);
     const requests: RunRequest[] = info.losses.map((l) => ({
       configPath,
       lossIndex: l.index,
@@ -212,6 +233,84 @@ export class Extension implements vscode.Disposable {
     }));
     this.runs.start(requests);
     this.view.scheduleRefresh(false, 50);
+  }
+
+  /** executor slurm: the config's runs (every loss and sweep element) go to Slurm as one job array. */
+  private async submitToSlurm(configPath: string, s: Settings): Promise<void> {
+    const cli = defaultCliPath();
+    if (!cli) throw new Error(`the array tasks run the dscpp-lab CLI, but ${this.context.asAbsolutePath(join('dist', 'cli.js'))} is missing (build it with npm run build)`);
+    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'DSC++: submitting to Slurm', cancellable: false }, async (progress) => {
+      let plan: SweepPlan;
+      try {
+        plan = planSweep(configPath, s.runsDirectory ? { out: s.runsDirectory } : {});
+      } catch (e) {
+        throw new Error(slurmErrorText(e));
+      }
+      progress.report({ message: `${plan.runs.length} run${plan.runs.length === 1 ? '' : 's'} of ${plan.config.name} as one job array…` });
+      try {
+        const r = await submitSlurmSweep(plan, { cli });
+        return { plan, ...r };
+      } catch (e) {
+        throw new Error(`could not submit ${plan.config.name} to Slurm: ${slurmErrorText(e)}`);
+      }
+    });
+    this.view.scheduleRefresh(false, 50);
+    this.slurm.pollNow();
+    const n = result.plan.runs.length;
+    void vscode.window.showInformationMessage(`DSC++: submitted ${n} run${n === 1 ? '' : 's'} of ${result.plan.config.name} to Slurm as job ${result.jobId}${result.cluster ? ` on ${result.cluster}` : ''}.`, 'Open Script').then((c) => {
+      if (c) void vscode.window.showTextDocument(vscode.Uri.file(result.scriptPath), { preview: true });
+    });
+  }
+
+  /** executor local, config with `sweep:`: pre-creates the run folders (status queued) and queues one run per element. */
+  private queueLocalSweep(plan: SweepPlan, s: Settings): void {
+    try {
+      createSweepFolders(plan, 'local');
+    } catch (e) {
+      throw new Error(slurmErrorText(e));
+    }
+    const requests: RunRequest[] = plan.runs.map((r) => ({
+      configPath: plan.configPath,
+      lossIndex: r.lossIndex,
+      lossName: `${lossLabel({ name: r.loss.name, options: Object.fromEntries(Object.entries(r.loss).filter(([k]) => k !== 'name')) })}${Object.keys(r.params).length ? ` · ${formatParams(r.params)}` : ''}`,
+      experiment: plan.config.name,
+      resume: r.dir,
+      ...(s.backend !== 'config' ? { backend: s.backend } : {}),
+      ...(s.runsDirectory ? { out: s.runsDirectory } : {}),
+      backendsDirectory: s.backendsDirectory,
+    }));
+    this.runs.start(requests);
+    this.view.scheduleRefresh(false, 50);
+  }
+
+  /** Marks a pre-created run folder that never started as cancelled (no-op when it started or ended). */
+  private async cancelQueuedFolder(dir: string): Promise<void> {
+    try {
+      if (readRunRecord(dir).status !== 'queued') return;
+      await cancelRuns([dir], { waitMs: 0 });
+      this.view.scheduleRefresh(false, 50);
+    } catch (e) {
+      console.error(`DSC++: could not mark ${dir} cancelled`, e);
+    }
+  }
+
+  /** Cancels run folders no job of this window hosts (Slurm jobs: scancel; queued folders: marked), under a progress notification. */
+  private async cancelFolders(dirs: string[]): Promise<void> {
+    const outcomes = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `DSC++: cancelling ${dirs.length === 1 ? 'a run' : `${dirs.length} runs`}`, cancellable: false },
+      async (progress) => {
+        progress.report({ message: 'waiting for the jobs to end (up to 60 s)…' });
+        try {
+          return await cancelRuns(dirs);
+        } catch (e) {
+          throw new Error(`could not cancel: ${slurmErrorText(e)}`);
+        } finally {
+          this.slurm.pollNow();
+          this.view.scheduleRefresh(false, 50);
+        }
+      },
+    );
+    void vscode.window.showInformationMessage(`DSC++: ${cancelSummary(outcomes)}.`);
   }
 
   private async resumeRun(arg: CommandArg, selection?: ExperimentNode[]): Promise<void> {
@@ -251,20 +350,39 @@ export class Extension implements vscode.Disposable {
     const manager = this.runs.manager;
     const active = manager.activeJobs();
     let jobs: RunJob[] = [];
+    // Run folders with no job here that can be cancelled from here: Slurm runs, and queued folders.
+    const folders: string[] = [];
+    const cancellable = (r: RunEntry): boolean => !r.job && !isTerminal(r.record.status) && ((r.slurm !== null && r.status !== 'stopped') || r.record.status === 'queued');
     const fromNode = (n: ExperimentNode): RunJob[] => {
       if (n.kind === 'pending') return [n.job];
       if (n.kind === 'run') {
         if (n.run.job) return [n.run.job];
+        if (cancellable(n.run)) {
+          folders.push(n.run.dir);
+          return [];
+        }
         if (n.run.status === 'running') void vscode.window.showInformationMessage(`DSC++: ${n.run.record.id} runs in another process (pid ${n.run.record.pid ?? '?'} on ${n.run.record.host}), not in this window; stop it there (Ctrl+C for the CLI).`);
         return [];
       }
+      const e = this.view.entryFor(n.entry.info.configPath) ?? n.entry;
+      folders.push(...e.runs.filter((r) => cancellable(r) && (r.status === 'queued' || r.status === 'running')).map((r) => r.dir));
       return active.filter((j) => j.request.configPath === n.entry.info.configPath);
     };
     if (selection && selection.length > 1) jobs = selection.flatMap(fromNode);
     else if (isNode(arg)) jobs = fromNode(arg);
     else if (arg instanceof vscode.Uri) jobs = active.filter((j) => j.request.configPath === arg.fsPath);
     else if (typeof arg === 'string') jobs = active.filter((j) => j.runDir === arg || j.request.configPath === arg);
-    else if (active.length <= 1) jobs = active;
+    else if (active.length === 0) {
+      const slurmRuns = this.view.allRuns().filter((r) => cancellable(r) && r.slurm !== null && (r.status === 'queued' || r.status === 'running'));
+      if (slurmRuns.length) {
+        const picks = await vscode.window.showQuickPick(
+          slurmRuns.map((r) => ({ label: `${r.record.experiment} · ${lossLabel(r.record.loss)}`, description: `Slurm job ${r.slurm?.jobId ?? '?'} · ${r.status}`, detail: r.record.id, dir: r.dir })),
+          { title: 'DSC++: Stop Run (Slurm)', canPickMany: true, placeHolder: 'Which Slurm runs to cancel?' },
+        );
+        folders.push(...(picks?.map((p) => p.dir) ?? []));
+        if (!picks) return;
+      }
+    } else if (active.length === 1) jobs = active;
     else {
       const picks = await vscode.window.showQuickPick(
         active.map((j) => ({ label: `${j.request.experiment} · ${j.request.lossName}`, description: j.state === 'queued' ? 'queued' : (j.runId ?? j.state), job: j })),
@@ -272,11 +390,12 @@ export class Extension implements vscode.Disposable {
       );
       jobs = picks?.map((p) => p.job) ?? [];
     }
-    if (!jobs.length) {
+    if (!jobs.length && !folders.length) {
       if (!isNode(arg)) void vscode.window.showInformationMessage('DSC++: no run is active in this window.');
       return;
     }
     for (const j of jobs) this.runs.stop(j, 'stopped by the user');
+    if (folders.length) await this.cancelFolders([...new Set(folders)]);
   }
 
   private async deleteRuns(arg: CommandArg, selection?: ExperimentNode[]): Promise<void> {

@@ -7,6 +7,14 @@ import { relative } from 'node:path';
 import { buildConfigEntry, configDescription, configLabel, readConfigInfo, runLabel, type ConfigEntry, type RunEntry } from './model/experiments';
 import { runDescription, runTooltipLines, STATUS_STYLES } from './model/format';
 import type { RunJob, RunManager } from './model/run-manager';
+import { slurmDescription, slurmTooltipLines, type SlurmRunInfo } from './model/slurm';
+
+/** Where the view gets Slurm's view of runs (the extension's SlurmMonitor). */
+export interface SlurmRunsSource {
+  runs(): ReadonlyMap<string, SlurmRunInfo>;
+  /** The experiment folders the view shows (what the tracker watches). */
+  setRoots(dirs: readonly string[]): void;
+}
 
 export const VIEW_ID = 'dscpp.experiments';
 export const CONFIG_GLOB = '**/*.dscpp.{yaml,yml,json}';
@@ -32,6 +40,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentNode>,
   constructor(
     private readonly runs: RunManager,
     private readonly runsRootOverride: () => string | undefined,
+    private readonly slurm?: SlurmRunsSource,
   ) {
     this.view = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: this, canSelectMany: true, showCollapseAll: true });
     const configWatcher = vscode.workspace.createFileSystemWatcher(CONFIG_GLOB);
@@ -82,9 +91,12 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentNode>,
     const paths = new Set(this.configPaths);
     // Configs of running jobs stay visible even when outside the workspace.
     for (const j of active) paths.add(j.request.configPath);
-    this.configs = [...paths].map((p) => buildConfigEntry(readConfigInfo(p), override, active));
+    const slurmRuns = this.slurm?.runs();
+    this.configs = [...paths].map((p) => buildConfigEntry(readConfigInfo(p), override, active, slurmRuns));
+    this.slurm?.setRoots(this.configs.map((c) => c.runsDir).filter((d): d is string => d !== null));
     this.watchRunFolders();
-    void vscode.commands.executeCommand('setContext', 'dscpp.hasActiveRuns', active.length > 0);
+    const slurmActive = this.configs.some((c) => c.runs.some((r) => r.slurm !== null && !r.job && (r.status === 'queued' || r.status === 'running')));
+    void vscode.commands.executeCommand('setContext', 'dscpp.hasActiveRuns', active.length > 0 || slurmActive);
     this.changed.fire(undefined);
   }
 
@@ -151,7 +163,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentNode>,
         if (node.entry.runsDir) tip.appendText(`Runs: ${node.entry.runsDir}\n`);
         for (const d of errors.slice(0, 5)) tip.appendText(`line ${d.line}: ${d.path ? `${d.path}: ` : ''}${d.message}\n`);
         item.tooltip = tip;
-        const active = node.entry.pending.length > 0 || node.entry.runs.some((r) => r.job !== null);
+        const active = node.entry.pending.length > 0 || node.entry.runs.some((r) => r.job !== null || (r.slurm !== null && (r.status === 'queued' || r.status === 'running')));
         item.contextValue = `dscpp.config${active ? '.active' : ''}`;
         item.command = { command: 'vscode.open', title: 'Open Config', arguments: [vscode.Uri.file(info.configPath)] };
         return item;
@@ -161,9 +173,11 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentNode>,
         const style = STATUS_STYLES[run.status];
         const item = new vscode.TreeItem(runLabel(run.record), vscode.TreeItemCollapsibleState.None);
         item.id = `run:${run.dir}`;
-        item.description = runDescription(run.record, run.status, run.job?.progress ?? null);
+        const base = runDescription(run.record, run.status, run.job?.progress ?? null);
+        item.description = run.slurm ? slurmDescription(run.slurm, base) : base;
         item.iconPath = new vscode.ThemeIcon(style.icon, style.color ? new vscode.ThemeColor(style.color) : undefined);
         const lines = runTooltipLines(run.record, run.status, run.dir);
+        if (run.slurm) lines.splice(2, 0, ...slurmTooltipLines(run.slurm));
         const tip = new vscode.MarkdownString(undefined, true);
         tip.appendMarkdown(`**${lines[0]}**\n\n`);
         tip.appendText(lines.slice(1).join('\n'));

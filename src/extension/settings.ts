@@ -1,6 +1,7 @@
 // The extension's settings (package.json `contributes.configuration`), read in one place.
 import * as vscode from 'vscode';
 import { isAbsolute, join, resolve } from 'node:path';
+import { parseExecutor, type ExecutorSetting } from './model/slurm';
 
 export const SECTION = 'dscpp';
 
@@ -15,6 +16,8 @@ export interface Settings {
   maxConcurrentRuns: number;
   /** Absolute folder where on-demand backends are installed. */
   backendsDirectory: string;
+  /** Where Run Experiment trains: this machine, or a Slurm cluster (one job array per config). */
+  executor: ExecutorSetting;
 }
 
 function workspaceBase(): string | undefined {
@@ -34,6 +37,7 @@ export function readSettings(context: vscode.ExtensionContext): Settings {
     runsDirectory: runs ? abs(runs) : undefined,
     maxConcurrentRuns: Number.isInteger(max) && max >= 1 ? max : 1,
     backendsDirectory: backends ? abs(backends) : join(context.globalStorageUri.fsPath, 'backends'),
+    executor: parseExecutor(c.get<string>('executor', 'local')),
   };
 }
 

@@ -58,6 +58,11 @@ train: { epochs: 1 }
 loss: { name: dscp, gamma: 2 }
 `;
 const INVALID_LINE = 11;
+
+// The panels' run: the DSC++ loss on the same data, long enough (LIVE_EPOCHS of about a second each
+// here) to watch the loss curves panel grow while it trains.
+const LIVE_EPOCHS = 15;
+const LIVE = TINY(LIVE_EPOCHS).replace('name: e2e-tiny', 'name: e2e-live').replace('loss: { name: dice }', 'loss: { name: dscpp, gamma: 2 }');
 const INVALID_COLUMN = 15;
 
 function makeWorkspace(dir) {
@@ -70,6 +75,7 @@ function makeWorkspace(dir) {
   }
   writeFileSync(join(dir, 'tiny.dscpp.yaml'), TINY(2));
   writeFileSync(join(dir, 'invalid.dscpp.yaml'), INVALID);
+  writeFileSync(join(dir, 'live.dscpp.yaml'), LIVE);
 }
 
 function writeUserSettings(userDir) {
@@ -168,6 +174,8 @@ async function stopCodeServer(cs) {
     /* gone */
   }
 }
+
+const fmt4 = (v) => (v === null || v === undefined ? '—' : Number(v.toPrecision(4)).toString());
 
 function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
@@ -277,6 +285,57 @@ async function waitUntil(what, fn, timeoutMs, everyMs = 250) {
     await sleep(everyMs);
   }
   throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+}
+
+/** The webview content frame that holds `[data-testid=testid]` (several panels may be open side by side). */
+async function panelFrame(page, testid, timeoutMs = 30_000) {
+  return waitUntil(`a webview with data-testid="${testid}"`, async () => {
+    const n = await page.locator('iframe.webview.ready').count();
+    for (let i = 0; i < n; i++) {
+      const f = page.frameLocator(`iframe.webview.ready >> nth=${i}`).frameLocator('#active-frame');
+      if ((await f.locator(`[data-testid="${testid}"]`).count()) > 0) return f;
+    }
+    return null;
+  }, timeoutMs);
+}
+
+const dataValue = async (frame, testid) => frame.locator(`[data-testid="${testid}"]`).first().getAttribute('data-value');
+const textOf = async (frame, testid) => ((await frame.locator(`[data-testid="${testid}"]`).first().textContent()) ?? '').trim();
+const readJson = (f) => JSON.parse(readFileSync(f, 'utf8'));
+const metricsLines = (dir) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+
+/** A number as the panels print it (webview/shared/format.ts: 4 significant digits) equals v to the digits shown. */
+function shownEquals(text, v) {
+  const decimals = (text.split('.')[1] ?? '').length;
+  return /^-?\d+(\.\d+)?$/.test(text) && Math.abs(Number(text) - v) <= 0.5 * 10 ** -decimals + 1e-12;
+}
+
+/** Pixels of a canvas inside a webview frame: size, drawn (non-transparent) pixels, distinct colours. */
+async function frameCanvasStats(frame, testid) {
+  return frame.locator(`[data-testid="${testid}"]`).first().evaluate((c) => {
+    const ctx = c.getContext('2d');
+    if (!ctx || c.width === 0 || c.height === 0) return { width: c.width, height: c.height, drawn: 0, colors: 0 };
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let drawn = 0;
+    const seen = new Set();
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 3] !== 0) drawn++;
+      if (seen.size < 4096) seen.add((d[i] << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3]);
+    }
+    return { width: c.width, height: c.height, drawn, colors: seen.size };
+  });
+}
+
+/** Ticks the rows of an open multi-select quick pick that contain each text, then accepts. */
+async function quickPickMany(page, texts) {
+  for (const text of texts) {
+    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
+    await row.waitFor({ state: 'visible', timeout: 15_000 });
+    await row.click();
+    if ((await row.getAttribute('aria-checked')) !== 'true') await row.locator('input[type="checkbox"], .quick-input-list-checkbox').first().click();
+    await waitUntil(`the quick pick row "${text}" to be ticked`, async () => (await row.getAttribute('aria-checked')) === 'true', 5_000);
+  }
+  await page.keyboard.press('Enter');
 }
 
 function tailLogs(d) {
@@ -491,6 +550,161 @@ async function main() {
       await treeRow(page, 'dice, completed').first().waitFor({ state: 'visible', timeout: 60_000 });
       if ((await page.locator('.monaco-list-row[aria-label^="dice, "]').count()) !== 1) throw new Error('expected exactly the one remaining run in the view');
       await shot('11-after-reload');
+    });
+
+    // ---- the panels in real VS Code, during and after a run (issue 6) ----
+    let live = null; // { id, dir } of the e2e-live run
+    const liveRow = (status) => page.locator(`.monaco-list-row[aria-label^="dscpp"][aria-label*=", ${status}"]`).first();
+
+    await step('during a run: Show Loss Curves grows live (epochs and points)', async () => {
+      await palette(page, 'View: Close All Editors');
+      await palette(page, 'DSC++: Run Experiment');
+      await quickPick(page, 'live.dscpp.yaml');
+      const rec = await waitUntil('the e2e-live run folder', () => runRecords(ws, 'e2e-live')[0], 60_000);
+      live = { id: rec.id, dir: join(ws, 'runs', 'e2e-live', rec.id) };
+      await liveRow('running').waitFor({ state: 'visible', timeout: 60_000 });
+      // From the palette (a context menu on a row that re-renders every step can lose its target).
+      await palette(page, 'DSC++: Show Loss Curves');
+      await quickPickMany(page, [`e2e-live · ${live.id}`]);
+      const frame = await panelFrame(page, `epochs-${live.id}`);
+      const read = async () => ({
+        status: await textOf(frame, `run-status-${live.id}`),
+        epochs: Number(await dataValue(frame, `epochs-${live.id}`)),
+        steps: Number(await dataValue(frame, `steps-${live.id}`)),
+        points: Number(await frame.locator('[data-testid="render-info"]').getAttribute('data-total-points')),
+      });
+      const first = await read();
+      if (first.status !== 'running') throw new Error(`the curves panel opened on a run that is ${first.status}, expected running`);
+      const grown = await waitUntil('two more epochs in the open panel while the run trains', async () => {
+        const now = await read();
+        return now.status === 'running' && now.epochs >= first.epochs + 2 && now.steps > first.steps && now.points > first.points ? now : null;
+      }, 60_000, 200);
+      log(`  live: ${first.epochs} → ${grown.epochs} epochs, ${first.steps} → ${grown.steps} steps, ${first.points} → ${grown.points} points, status running`);
+      if (grown.epochs >= LIVE_EPOCHS) throw new Error('the run ended before the live growth was seen');
+      await shot('13-curves-live');
+      // The run completes in the same panel, which then matches the run folder.
+      await waitUntil('the curves panel to show the run completed', async () => (await textOf(frame, `run-status-${live.id}`)) === 'completed', 120_000);
+      const done = runRecords(ws, 'e2e-live')[0];
+      const lines = metricsLines(live.dir);
+      const epochLines = lines.filter((l) => l.kind === 'epoch');
+      const stepLines = lines.filter((l) => l.kind === 'step');
+      const end = await read();
+      if (done.status !== 'completed' || end.epochs !== LIVE_EPOCHS || end.epochs !== epochLines.length || end.epochs !== done.summary.epochsCompleted) throw new Error(`panel ${end.epochs} epochs; metrics.jsonl ${epochLines.length}; run.json ${done.status}, ${done.summary.epochsCompleted}`);
+      if (end.steps !== stepLines.length) throw new Error(`the panel shows ${end.steps} steps, metrics.jsonl has ${stepLines.length}`);
+      const lastLoss = Number(await dataValue(frame, `last-loss-${live.id}`));
+      if (lastLoss !== stepLines.at(-1).loss) throw new Error(`the panel's last loss ${lastLoss} ≠ metrics.jsonl ${stepLines.at(-1).loss}`);
+      const valDsc = Number(await dataValue(frame, `val-dsc-${live.id}`));
+      if (valDsc !== done.summary.last.dsc || valDsc !== epochLines.at(-1).val.dsc) throw new Error(`the panel's validation DSC ${valDsc} ≠ run.json ${done.summary.last.dsc} / metrics.jsonl ${epochLines.at(-1).val.dsc}`);
+      log(`  completed: ${end.epochs} epochs, ${end.steps} steps, last loss ${lastLoss}, validation DSC ${valDsc} (= run.json, metrics.jsonl)`);
+      await waitUntil('the training process to exit', () => backendPids(extensionsDir).length === 0, 30_000);
+    });
+
+    await step('after the run: Show Calibration shows evaluation.json, the threshold slider shows the sweep', async () => {
+      const evPath = join(live.dir, 'evaluation.json');
+      if (!existsSync(evPath)) throw new Error(`the completed run has no ${evPath}`);
+      const ev = readJson(evPath);
+      await palette(page, 'View: Close All Editors');
+      await palette(page, 'DSC++: Show Calibration');
+      await quickPickMany(page, [`e2e-live · ${live.id}`]);
+      const frame = await panelFrame(page, `cell-${live.id}-all-ece-before`);
+      const shown = [];
+      for (const m of ['ece', 'nll', 'brier']) {
+        const testid = `cell-${live.id}-all-${m}-before`;
+        const v = Number(await dataValue(frame, testid));
+        const text = await textOf(frame, testid);
+        if (v !== ev.temperature.before[m]) throw new Error(`${m}: the table holds ${v}, evaluation.json temperature.before.${m} is ${ev.temperature.before[m]}`);
+        if (!shownEquals(text, ev.overall[m]) || Math.abs(v - ev.overall[m]) > 5e-5) throw new Error(`${m}: the table shows "${text}" (${v}), evaluation.json overall.${m} is ${ev.overall[m]}`);
+        shown.push(`${m.toUpperCase()} ${text}`);
+      }
+      const after = Number(await dataValue(frame, `cell-${live.id}-all-ece-after`));
+      if (after !== ev.temperature.after.ece) throw new Error(`ECE after T: ${after} ≠ evaluation.json ${ev.temperature.after.ece}`);
+      if ((await frameCanvasStats(frame, `reliability-${live.id}`)).drawn === 0) throw new Error('the reliability diagram is blank');
+      log(`  table: ${shown.join(', ')}, ECE after T ${fmt4(after)} (= evaluation.json)`);
+      await shot('14-calibration');
+      // The threshold slider: each position shows that sweep point's precision, recall and DSC.
+      const slider = frame.locator('[data-testid="sweep-slider"]');
+      await slider.scrollIntoViewIfNeeded();
+      const pointAt = async () => {
+        const i = Number(await slider.inputValue());
+        const t = Number(await dataValue(frame, 'sweep-threshold'));
+        const sweep = ev.thresholdSweep.find((s) => s.points[i]?.threshold === t);
+        if (!sweep) throw new Error(`slider position ${i} shows threshold ${t}, which no sweep of evaluation.json has at that index`);
+        return { i, sweep, pt: sweep.points[i] };
+      };
+      const start = await pointAt();
+      const n = start.sweep.points.length;
+      const key = start.i + 3 < n ? 'ArrowRight' : 'ArrowLeft';
+      const target = key === 'ArrowRight' ? start.i + 3 : start.i - 3;
+      await slider.focus();
+      for (let k = 0; k < 3; k++) await slider.press(key);
+      const want = start.sweep.points[target];
+      await waitUntil(`the sweep readout at threshold ${want.threshold}`, async () => (await dataValue(frame, 'sweep-threshold')) === String(want.threshold), 10_000);
+      const moved = await pointAt();
+      for (const m of ['precision', 'recall', 'dsc']) {
+        const v = await dataValue(frame, `sweep-${m}`);
+        const expect = want[m] === null ? '' : String(want[m]);
+        if (moved.i !== target || v !== expect) throw new Error(`slider at ${moved.i}: ${m} shows ${v}, evaluation.json's sweep point ${target} has ${expect}`);
+      }
+      log(`  sweep (${start.sweep.className}): threshold ${start.pt.threshold} → ${want.threshold}: precision ${want.precision}, recall ${want.recall}, DSC ${want.dsc} (= evaluation.json)`);
+      await shot('14-calibration-threshold');
+    });
+
+    await step('after the run: Show Mask Preview draws the case and its DSC from evaluation.json', async () => {
+      const ev = readJson(join(live.dir, 'evaluation.json'));
+      await palette(page, 'View: Close All Editors');
+      await palette(page, 'DSC++: Show Mask Preview');
+      await quickPick(page, `e2e-live · ${live.id}`);
+      const frame = await panelFrame(page, 'mask-canvas');
+      await frame.locator('[data-testid="mask-canvas"][data-case-index]').waitFor({ state: 'attached', timeout: 30_000 });
+      const st = await frameCanvasStats(frame, 'mask-canvas');
+      if (!(st.width > 0 && st.drawn === st.width * st.height && st.colors > 10)) throw new Error(`the mask canvas is not drawn: ${JSON.stringify(st)}`);
+      const caseId = await textOf(frame, 'case-id');
+      const c = ev.cases.find((x) => x.id === caseId);
+      if (!c || c.preview === null) throw new Error(`evaluation.json has no previewed case "${caseId}" (cases: ${ev.cases.map((x) => `${x.id}/${x.preview}`).join(', ')})`);
+      const dsc = await dataValue(frame, 'case-dsc');
+      const dscText = await textOf(frame, 'case-dsc');
+      if (dsc !== (c.dsc === null ? '' : String(c.dsc))) throw new Error(`case ${caseId}: the panel shows DSC ${dsc}, evaluation.json ${c.dsc}`);
+      const nll = Number(await dataValue(frame, 'case-nll'));
+      if (nll !== c.nll) throw new Error(`case ${caseId}: the panel shows NLL ${nll}, evaluation.json ${c.nll}`);
+      log(`  case ${caseId}: canvas ${st.width}×${st.height}, ${st.colors} colours; DSC "${dscText}" (${dsc}), NLL ${nll} (= evaluation.json)`);
+      await shot('15-masks');
+    });
+
+    await step('after the runs: Compare Runs shows both completed runs side by side', async () => {
+      const [tiny] = runRecords(ws, 'e2e-tiny');
+      const runs = [
+        { id: tiny.id, dir: join(ws, 'runs', 'e2e-tiny', tiny.id), detail: `e2e-tiny · ${tiny.id}` },
+        { id: live.id, dir: live.dir, detail: `e2e-live · ${live.id}` },
+      ];
+      await palette(page, 'View: Close All Editors');
+      await palette(page, 'DSC++: Compare Runs');
+      await quickPickMany(page, runs.map((r) => r.detail));
+      const cal = await panelFrame(page, `summary-${live.id}-dsc`);
+      // Compare opens the loss curves beside the calibration panel; bring its group forward to draw it.
+      await page.locator('.tab', { hasText: 'DSC++ Loss Curves' }).first().click();
+      const curves = await panelFrame(page, `summary-${live.id}-valDsc`, 15_000).catch(async (e) => {
+        const n = await page.locator('iframe.webview.ready').count();
+        const ids = [];
+        for (let i = 0; i < n; i++) ids.push(await page.frameLocator(`iframe.webview.ready >> nth=${i}`).frameLocator('#active-frame').locator('[data-testid]').evaluateAll((els) => els.map((x) => x.getAttribute('data-testid')).slice(0, 40).join(',')).catch((x) => String(x)));
+        throw new Error(`${e.message}; ${n} webviews: ${ids.join(' | ')}`);
+      });
+      const lines = [];
+      for (const r of runs) {
+        const ev = readJson(join(r.dir, 'evaluation.json'));
+        const rec = readJson(join(r.dir, 'run.json'));
+        for (const m of ['dsc', 'nll', 'ece']) {
+          const v = Number(await dataValue(cal, `summary-${r.id}-${m}`));
+          if (v !== ev.overall[m]) throw new Error(`Compare Runs (calibration) shows ${m} ${v} for ${r.id}, evaluation.json ${ev.overall[m]}`);
+        }
+        const valDsc = Number(await dataValue(curves, `summary-${r.id}-valDsc`));
+        if (valDsc !== rec.summary.best.dsc) throw new Error(`Compare Runs (curves) shows best validation DSC ${valDsc} for ${r.id}, run.json ${rec.summary.best.dsc}`);
+        lines.push(`${r.detail}: test DSC ${fmt4(ev.overall.dsc)}, best val DSC ${fmt4(valDsc)}`);
+      }
+      const bestCells = await cal.locator('[data-testid^="summary-"][data-best="true"]').count();
+      if (bestCells === 0) throw new Error('the comparison table highlights no best value');
+      log(`  ${lines.join('; ')}; ${bestCells} best cells highlighted`);
+      await shot('16-compare');
+      await palette(page, 'View: Close All Editors');
     });
 
     await step('no training process is left after the window closes', async () => {

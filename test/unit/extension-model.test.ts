@@ -14,6 +14,9 @@ import { configRelativePath, experimentName, parseClassList, renderTemplate, TEM
 import { buildConfigEntry, configDescription, lensLine, readConfigInfo, runLabel } from '../../src/extension/model/experiments';
 import type { RunRecord, TrainingEvent } from '../../src/protocol/training';
 import { REPO, tinyWorkspace } from '../helpers/tiny';
+import { cancelRuns, createSweepFolders, planSweep, runCommand, SlurmError, type TrackerSnapshot } from '../../src/core/executors';
+import { readRunRecord, writeRunRecord } from '../../src/core/train/runs';
+import { cancelSummary, parseExecutor, slurmDescription, slurmErrorText, slurmRunsOf, slurmStatusBar, slurmTooltipLines } from '../../src/extension/model/slurm';
 
 test('formatDuration, formatMetric and lossLabel', () => {
   const durations: [number | null, string][] = [
@@ -243,4 +246,84 @@ test('the view model from real run folders: status, description, stale runs as i
   const elsewhere = buildConfigEntry(info, join(dir, 'nowhere'), []);
   assert.equal(elsewhere.runsDir, join(dir, 'nowhere', 'tiny'));
   assert.deepEqual(elsewhere.runs, []);
+});
+
+test('Slurm runs in the view: job ids and states from a tracker snapshot over real sweep folders, the status line, plain errors', async () => {
+  // A sweep of 2 seeds pre-created as a Slurm submission leaves it: queued folders naming job 4242, tasks 0 and 1.
+  const { config } = tinyWorkspace({ cases: 8, extra: 'sweep:\n  seed: [1, 2]\n' });
+  const plan = planSweep(config);
+  createSweepFolders(plan, 'slurm');
+  for (const r of plan.runs) {
+    const rec = readRunRecord(r.dir);
+    writeRunRecord(r.dir, { ...rec, executor: { kind: 'slurm', jobId: '4242', arrayTaskId: r.index, cluster: 'lab', outputFile: join(plan.sweepDir, `slurm-4242_${r.index}.out`) } });
+  }
+  const [a, b] = plan.runs;
+  assert.ok(a && b);
+  const info = readConfigInfo(config);
+  // Before the tracker has polled: the job ids from run.json, their run.json status.
+  let entry = buildConfigEntry(info, undefined, []);
+  const byDir = new Map(entry.runs.map((r) => [r.dir, r]));
+  assert.deepEqual(byDir.get(a.dir)?.slurm, { jobId: '4242_0', state: null, reason: null, node: null, cluster: 'lab', outputFile: join(plan.sweepDir, 'slurm-4242_0.out'), status: 'queued' });
+  assert.equal(byDir.get(b.dir)?.status, 'queued');
+  // The snapshot the tracker gives when squeue lists task 0 running on node1 and task 1 pending.
+  const slurmOf = (task: number, state: string, reason: string, node: string | null) => ({ id: `4242_${task}`, jobId: '4242', arrayTaskId: task, state, reason, node, cluster: 'lab', outputFile: join(plan.sweepDir, `slurm-4242_${task}.out`) });
+  const sa = slurmOf(0, 'RUNNING', 'None', 'node1');
+  const sb = slurmOf(1, 'PENDING', 'Priority', null);
+  const counts = { queued: 1, running: 1, completed: 0, failed: 0, stopped: 0, cancelled: 0, timeout: 0 };
+  const snap: TrackerSnapshot = {
+    at: '2026-01-01T00:00:00.000Z',
+    runs: [
+      { dir: a.dir, record: readRunRecord(a.dir), status: 'running', stale: false, slurm: sa },
+      { dir: b.dir, record: readRunRecord(b.dir), status: 'queued', stale: false, slurm: sb },
+    ],
+    counts,
+    slurmCounts: counts,
+    clusters: ['lab'],
+    slurmAnswered: true,
+    error: null,
+    statusLine: '1 queued / 1 running on lab',
+    changed: true,
+    persisted: [],
+  };
+  const views = slurmRunsOf(snap);
+  entry = buildConfigEntry(info, undefined, [], views);
+  const shown = entry.runs.map((r) => [r.dir === a.dir ? 'a' : 'b', r.status, r.slurm ? slurmDescription(r.slurm, 'base') : '']).sort();
+  assert.deepEqual(shown, [
+    ['a', 'running', 'job 4242_0 · RUNNING on node1 · base'],
+    ['b', 'queued', 'job 4242_1 · PENDING (Priority) · base'],
+  ]);
+  const va = views.get(a.dir);
+  assert.ok(va);
+  assert.deepEqual(slurmTooltipLines(va), ['Slurm job: 4242_0 on cluster lab', 'Slurm state: RUNNING on node1', `Slurm output: ${join(plan.sweepDir, 'slurm-4242_0.out')}`]);
+  assert.deepEqual(slurmTooltipLines({ ...va, state: null, status: 'completed' }).slice(1, 2), ['Slurm state: ended (no longer listed by squeue)']);
+  assert.equal(slurmDescription({ ...va, jobId: '', state: null }, 'queued'), 'job not submitted yet · queued');
+  assert.deepEqual(slurmStatusBar(snap), { text: '$(server-process) 1 queued / 1 running on lab', tooltip: 'DSC++ Slurm runs: 1 queued / 1 running on lab\nJob: 4242\nClick to show the Experiments view.', warning: false });
+  assert.equal(slurmStatusBar({ ...snap, statusLine: '' }), null);
+  assert.equal(slurmStatusBar(null), null);
+  assert.deepEqual(slurmStatusBar({ ...snap, slurmAnswered: false, error: 'squeue failed (exit 1)' })?.text, '$(warning) 1 queued / 1 running on lab');
+
+  // Errors as Slurm's client commands report them, in plain words.
+  const missing = await runCommand('sbatch', ['--parsable', 'job.sbatch'], { env: { PATH: join(tmpdir(), 'no-such-bin') } });
+  assert.equal(missing.code, 127);
+  const errors: [unknown, string][] = [
+    [new SlurmError(`sbatch --parsable job.sbatch failed (exit 127):\n  ${missing.stderr}`), 'Slurm is not available on this host: sbatch not found. Put Slurm\'s client commands on the PATH, or set dscpp.executor to "local".'],
+    [new SlurmError('sinfo -h -o %T failed (exit 1):\n  slurm_load_partitions: Unable to contact slurm controller (connect failure)'), 'Slurm is not available on this host: the Slurm controller does not answer (Unable to contact slurm controller (connect failure)). Check that slurmctld is running, or set dscpp.executor to "local".'],
+    [new SlurmError('squeue -h failed (exit 124):\n  squeue did not answer within 30 s'), 'Slurm did not answer: squeue gave no reply within 30 s (is slurmctld running?).'],
+    [new Error('tiny.dscpp.yaml: line 3: bad'), 'tiny.dscpp.yaml: line 3: bad'],
+    ['plain', 'plain'],
+  ];
+  for (const [e, want] of errors) assert.equal(slurmErrorText(e), want);
+  assert.equal(parseExecutor('slurm'), 'slurm');
+  assert.equal(parseExecutor('local'), 'local');
+  assert.equal(parseExecutor('pbs'), 'local');
+  assert.equal(parseExecutor(undefined), 'local');
+
+  // Cancelling a queued local sweep folder (nothing started it) marks it; a second cancel finds it ended.
+  const local = planSweep(config);
+  createSweepFolders(local, 'local');
+  const first = await cancelRuns([local.runs[0]?.dir ?? ''], { waitMs: 0 });
+  assert.equal(cancelSummary(first), `cancelled run ${local.runs[0]?.runId}`);
+  const again = await cancelRuns(local.runs.map((r) => r.dir), { waitMs: 0 });
+  assert.equal(cancelSummary(again), `cancelled run ${local.runs[1]?.runId}; ${local.runs[0]?.runId} had already ended (${local.runs[0]?.runId}: already cancelled)`);
+  assert.equal(cancelSummary([]), 'nothing to cancel');
 });

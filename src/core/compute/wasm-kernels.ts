@@ -18,6 +18,10 @@
 //    k > 1 (e.g. x [1, 6, 5, 2], filter 1×2, stride 2: every output shifted, relative error 1). The
 //    wrappers pass the same padding as explicit pads computed by tfjs-core (which clamps), then call the
 //    built-in kernel.
+//  - Slice, SplitV: wasm's Slice copies the whole input out of the wasm heap (readSync) on every call, then
+//    copies the slice row by row; SplitV calls it once per output. Replaced by copies of contiguous runs
+//    between views of the heap (for the channel split in the gradient of a skip concat, and the depth
+//    slices of ops3d.conv3d).
 // With these, tf.grad of conv2d, conv2dTranspose and fused conv2d (bias, activation) works on wasm for
 // strides 1 and 2, 'same' / 'valid' / explicit padding, odd sizes, NHWC, dilation 1.
 // Every replacement is gradient-checked against cpu before it is registered (gradcheck.ts).
@@ -100,18 +104,8 @@ interface ConvBackpropAttrs {
   dimRoundingMode?: Rounding;
 }
 
-export interface FilterGradOptions {
-  /**
-   * Move the batch axis of the padded input last in two transposes ([N, P·C]ᵀ, then [P, C, N] → [C, P, N])
-   * instead of one [3, 1, 2, 0] transpose, which wasm runs slowly for a short last axis (default true;
-   * bench/NOTES.md).
-   */
-  twoPassTranspose?: boolean;
-}
-
 /** dL/dfilter of y = conv2d(x, filter) as one forward Conv2D. Output [fh, fw, Cin, Cout]. */
-export function conv2dBackpropFilterKernel(backendName: string, opts: FilterGradOptions = {}): tf.KernelFunc {
-  const twoPass = opts.twoPassTranspose ?? true;
+export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const a = attrs as unknown as ConvBackpropAttrs & { filterShape: Shape4 };
@@ -121,15 +115,7 @@ export function conv2dBackpropFilterKernel(backendName: string, opts: FilterGrad
     return withScope(backend as tf.KernelBackend, backendName, (s) => {
       const { top, bottom, left, right } = info.padInfo;
       const xp = s.padOrCrop4d(x, top, bottom, left, right);
-      const [n, hp, wp] = xp.shape as Shape4;
-      let xT: tf.TensorInfo; // [Cin, Hp, Wp, N]
-      if (twoPass && n > 1) {
-        const pcn = s.run('Transpose', { x: s.reshape(xp, [n, hp * wp * cin]) }, { perm: [1, 0] }); // [P·Cin, N]
-        const cpn = s.run('Transpose', { x: s.reshape(pcn, [hp * wp, cin, n]) }, { perm: [1, 0, 2] });
-        xT = s.reshape(cpn, [cin, hp, wp, n]);
-      } else {
-        xT = s.run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] });
-      }
+      const xT = s.run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] }); // [Cin, Hp, Wp, N]
       const dyT = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho, Wo, N, Cout]
       const r = s.run('Conv2D', { x: xT, filter: dyT }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] }); // [Cin, ≥fh, ≥fw, Cout]
       const cropped = r.shape[1] === fh && r.shape[2] === fw ? r : s.run('Slice', { x: r }, { begin: [0, 0, 0, 0], size: [cin, fh, fw, cout] });
@@ -342,6 +328,103 @@ function maxPoolGradKernel(dims: 2 | 3): tf.KernelFunc {
   };
 }
 
+type HeapArray = Float32Array | Int32Array | Uint8Array;
+
+/**
+ * Copies x[begin : begin + size] (x of `shape`, row-major) into `out`, as runs of contiguous elements: the
+ * trailing axes that the slice covers fully join the run of the last axis it cuts.
+ */
+export function copySlice(x: HeapArray, shape: readonly number[], begin: readonly number[], size: readonly number[], out: HeapArray): void {
+  const rank = shape.length;
+  let k = rank - 1;
+  let inner = 1; // elements per index step of axis k
+  while (k >= 0 && begin[k] === 0 && size[k] === shape[k]) {
+    inner *= shape[k] as number;
+    k--;
+  }
+  if (k < 0) {
+    out.set(x.subarray(0, inner));
+    return;
+  }
+  const run = (size[k] as number) * inner;
+  const strides = new Array<number>(rank).fill(0);
+  for (let j = rank - 1, acc = 1; j >= 0; j--) {
+    strides[j] = acc;
+    acc *= shape[j] as number;
+  }
+  let base = (begin[k] as number) * (strides[k] as number);
+  for (let j = 0; j < k; j++) base += (begin[j] as number) * (strides[j] as number);
+  const idx = new Array<number>(k).fill(0); // odometer over the axes before k
+  const outer = size.slice(0, k).reduce((a, b) => a * b, 1);
+  let src = base;
+  let o = 0;
+  for (let r = 0; r < outer; r++) {
+    if (run >= 32) out.set(x.subarray(src, src + run), o);
+    else for (let i = 0; i < run; i++) out[o + i] = x[src + i] as number;
+    o += run;
+    // advance the odometer
+    for (let j = k - 1; j >= 0; j--) {
+      idx[j]!++;
+      src += strides[j] as number;
+      if ((idx[j] as number) < (size[j] as number)) break;
+      src -= (size[j] as number) * (strides[j] as number);
+      idx[j] = 0;
+    }
+  }
+}
+
+function heapSlice(backend: unknown, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
+  const hb = heapBackend(backend);
+  const out = hb.makeOutput(size, x.dtype as 'float32');
+  if (size.every((v) => v > 0)) copySlice(hb.typedArrayFromHeap(x), x.shape, begin, size, hb.typedArrayFromHeap(out)); // views after makeOutput
+  return out;
+}
+
+function sliceKernel(backendName: string): tf.KernelFunc {
+  const builtin = builtinKernel('Slice', backendName);
+  return (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string' || x.dtype === 'complex64') {
+      if (!builtin) throw new Error(`Slice of ${x.dtype} needs the built-in kernel`);
+      return builtin.kernelFunc(args);
+    }
+    const a = args.attrs as unknown as { begin: number | number[]; size?: number | number[] };
+    const [begin, size] = tf.backend_util.slice_util.parseSliceParams(x, a.begin, a.size) as [number[], number[]];
+    return heapSlice(args.backend, x, begin, size);
+  };
+}
+
+function splitVKernel(backendName: string): tf.KernelFunc {
+  const builtin = builtinKernel('SplitV', backendName);
+  return (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string' || x.dtype === 'complex64') {
+      if (!builtin) throw new Error(`SplitV of ${x.dtype} needs the built-in kernel`);
+      return builtin.kernelFunc(args);
+    }
+    const a = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
+    const axis = tf.util.parseAxisParam(a.axis, x.shape)[0] as number;
+    const dim = x.shape[axis] as number;
+    let sizes: number[];
+    if (typeof a.numOrSizeSplits === 'number') {
+      if (dim % a.numOrSizeSplits !== 0) throw new Error(`SplitV: axis ${axis} of size ${dim} does not split into ${a.numOrSizeSplits} equal parts`);
+      sizes = new Array<number>(a.numOrSizeSplits).fill(dim / a.numOrSizeSplits);
+    } else {
+      sizes = [...a.numOrSizeSplits];
+      const free = sizes.indexOf(-1);
+      if (free >= 0) sizes[free] = dim - sizes.reduce((p, q) => p + (q === -1 ? 0 : q), 0);
+    }
+    const begin = new Array<number>(x.shape.length).fill(0);
+    return sizes.map((sz) => {
+      const size = [...x.shape];
+      size[axis] = sz;
+      const out = heapSlice(args.backend, x, [...begin], size);
+      begin[axis]! += sz;
+      return out;
+    });
+  };
+}
+
 /** Wraps a built-in convolution kernel so that pad 'same' reaches it as explicit pads (see the header). */
 function explicitSamePadding(kernelName: string, depthwise: boolean): (backendName: string) => tf.KernelFunc {
   return (backendName) => {
@@ -372,6 +455,8 @@ export const WASM_REPLACEMENTS: readonly ReplacementKernel[] = [
   { kernelName: 'MaxPoolGrad', method: 'loop over the wasm heap, running maximum from -Infinity (the built-in starts at +1.2e-38)', make: () => maxPoolGradKernel(2) },
   { kernelName: 'MaxPool3D', method: 'loop over the wasm heap, running maximum from -Infinity (the built-in starts at +1.2e-38)', make: () => maxPool3dKernel() },
   { kernelName: 'MaxPool3DGrad', method: 'loop over the wasm heap, running maximum from -Infinity (the built-in starts at +1.2e-38)', make: () => maxPoolGradKernel(3) },
+  { kernelName: 'Slice', method: 'contiguous runs copied between views of the wasm heap (the built-in copies its whole input first)', make: sliceKernel },
+  { kernelName: 'SplitV', method: 'one heap-view Slice per output', make: splitVKernel },
   { kernelName: 'Conv2D', method: "the built-in, with pad 'same' passed as explicit (clamped) pads", make: explicitSamePadding('Conv2D', false) },
   { kernelName: 'FusedConv2D', method: "the built-in, with pad 'same' passed as explicit (clamped) pads", make: explicitSamePadding('FusedConv2D', false) },
   { kernelName: 'DepthwiseConv2dNative', method: "the built-in, with pad 'same' passed as explicit (clamped) pads", make: explicitSamePadding('DepthwiseConv2dNative', true) },

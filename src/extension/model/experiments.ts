@@ -9,6 +9,7 @@ import { listRuns } from '../../core/train/runs';
 import type { RunRecord } from '../../protocol/training';
 import { displayStatus, lossLabel, type DisplayStatus } from './format';
 import type { RunJob } from './run-manager';
+import { slurmInfoFromRecord, type SlurmRunInfo } from './slurm';
 
 export interface ConfigInfo {
   configPath: string;
@@ -86,6 +87,8 @@ export interface RunEntry {
   status: DisplayStatus;
   /** The job of this window that runs (or resumes) it. */
   job: RunJob | null;
+  /** The Slurm job of a Slurm run (the tracker's view, else its run.json); null for local runs. */
+  slurm: SlurmRunInfo | null;
 }
 
 export interface ConfigEntry {
@@ -109,8 +112,12 @@ function statusOfJob(job: RunJob): DisplayStatus | null {
   }
 }
 
-/** The config's runs (newest first) with their shown status, and its pending jobs. */
-export function buildConfigEntry(info: ConfigInfo, runsRootOverride: string | undefined, activeJobs: readonly RunJob[]): ConfigEntry {
+/**
+ * The config's runs (newest first) with their shown status, and its pending jobs. `slurm` (run folder →
+ * Slurm job, from the tracker) gives Slurm runs their reconciled status; a Slurm run the tracker has not
+ * seen yet shows its run.json status (never "interrupted": its process runs on another host).
+ */
+export function buildConfigEntry(info: ConfigInfo, runsRootOverride: string | undefined, activeJobs: readonly RunJob[], slurm?: ReadonlyMap<string, SlurmRunInfo>): ConfigEntry {
   const runsDir = experimentRunsDir(info, runsRootOverride);
   const mine = activeJobs.filter((j) => resolve(j.request.configPath) === info.configPath || (j.runDir !== null && runsDir !== null && resolve(j.runDir, '..') === runsDir));
   const runs: RunEntry[] = [];
@@ -121,8 +128,9 @@ export function buildConfigEntry(info: ConfigInfo, runsRootOverride: string | un
       // every config when that file is gone, e.g. a moved workspace).
       if (l.record.configPath && owner !== info.configPath && existsSync(owner)) continue;
       const job = mine.find((j) => j.runDir === l.dir) ?? null;
-      const status = (job && statusOfJob(job)) ?? displayStatus(l.record.status, l.stale);
-      runs.push({ dir: l.dir, record: l.record, status, job });
+      const sl = slurm?.get(l.dir) ?? slurmInfoFromRecord(l.record);
+      const status = (job && statusOfJob(job)) ?? (sl ? sl.status : displayStatus(l.record.status, l.stale));
+      runs.push({ dir: l.dir, record: l.record, status, job, slurm: sl });
     }
   }
   const shown = new Set(runs.map((r) => r.dir));
