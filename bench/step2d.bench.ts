@@ -3,6 +3,7 @@
 // they share the (noisy, shared) machine's load:
 //   ours                the trainer's step (trainStep) on the UNet model, with our wasm kernels
 //   builtin-input-grad  the same with wasm's built-in Conv2DBackpropInput (a naive loop) put back
+//   builtin-slice       the same with wasm's built-in Slice and SplitV put back
 //   read-every-10       the trainer's step without awaiting the loss each step (read once per 10 steps)
 //   fn-unfused          a functional copy of the same U-Net (same weights): conv2d, add, relu
 //   fn-fused            that copy with fusedConv2d (one FusedConv2D kernel with bias + ReLU, custom gradient)
@@ -124,6 +125,18 @@ async function main(): Promise<void> {
       setup: () => {
         restoreKernel('Conv2DBackpropInput', 'wasm');
         return () => replaceKernel('Conv2DBackpropInput', 'wasm', replacement('Conv2DBackpropInput').make('wasm'));
+      },
+      run: trainerSteps,
+    },
+    {
+      name: 'builtin-slice',
+      setup: () => {
+        restoreKernel('Slice', 'wasm');
+        restoreKernel('SplitV', 'wasm');
+        return () => {
+          replaceKernel('Slice', 'wasm', replacement('Slice').make('wasm'));
+          replaceKernel('SplitV', 'wasm', replacement('SplitV').make('wasm'));
+        };
       },
       run: trainerSteps,
     },

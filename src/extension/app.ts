@@ -214,14 +214,15 @@ export class Extension implements vscode.Disposable {
     }
     const s = readSettings(this.context);
     if (s.executor === 'slurm') return this.submitToSlurm(configPath, s);
-    let plan: SweepPlan | null = null;
-    try {
-      const p = planSweep(configPath, s.runsDirectory ? { out: s.runsDirectory } : {});
-      if (p.config.sweep && Object.keys(p.config.sweep).length) plan = p;
-    } catch (e) {
-      throw new Error(slurmErrorText(e));
+    if (info.hasSweep) {
+      let plan: SweepPlan;
+      try {
+        plan = planSweep(configPath, s.runsDirectory ? { out: s.runsDirectory } : {});
+      } catch (e) {
+        throw new Error(slurmErrorText(e));
+      }
+      return this.queueLocalSweep(plan, s);
     }
-    if (plan) return this.queueLocalSweep(plan, s);
     const requests: RunRequest[] = info.losses.map((l) => ({
       configPath,
       lossIndex: l.index,

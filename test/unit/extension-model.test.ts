@@ -260,6 +260,8 @@ test('Slurm runs in the view: job ids and states from a tracker snapshot over re
   const [a, b] = plan.runs;
   assert.ok(a && b);
   const info = readConfigInfo(config);
+  assert.equal(info.hasSweep, true);
+  assert.equal(readConfigInfo(tinyWorkspace({ cases: 4 }).config).hasSweep, false);
   // Before the tracker has polled: the job ids from run.json, their run.json status.
   let entry = buildConfigEntry(info, undefined, []);
   const byDir = new Map(entry.runs.map((r) => [r.dir, r]));

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/core/compute/backend';
 import { fusedConv2d } from '../../src/core/compute/conv2d';
-import { checkOpGradients, checkReplacement, GRADCHECK_TOLERANCE, maxRelError, randomData, runKernelDirect, type ConvCase, type Pool3dCase, type PoolCase } from '../../src/core/compute/gradcheck';
+import { checkOpGradients, checkReplacement, GRADCHECK_TOLERANCE, maxRelError, randomData, runKernelDirect, type ConvCase, type Pool3dCase, type PoolCase, type SliceCase, type SplitCase } from '../../src/core/compute/gradcheck';
 import { builtinKernel, isReplaced, WASM_REPLACEMENTS, type ReplacementKernel } from '../../src/core/compute/wasm-kernels';
 import { createLoss } from '../../src/core/losses';
 import { UNet, type UNetSpec } from '../../src/core/models/unet';
@@ -61,6 +61,26 @@ const POOL3D_TABLE: Pool3dCase[] = [
   { x: [2, 3, 5, 4, 2], size: 2, strides: 1, pad: 'valid' },
 ];
 
+const SLICE_TABLE: SliceCase[] = [
+  { x: [3, 7], begin: [1, 2], size: [2, 4] },
+  { x: [5, 6, 3], begin: [1, 0, 1], size: [3, 6, 1] },
+  { x: [2, 5, 6, 3], begin: [0, 1, 0, 0], size: [2, 3, 6, 3] },
+  { x: [2, 5, 6, 3], begin: [1, 1, 2, 1], size: [1, 4, 3, 2] },
+  { x: [4, 128, 128, 32], begin: [0, 0, 0, 16], size: [4, 128, 128, 16] },
+  { x: [2, 3, 4, 5, 3], begin: [0, 1, 0, 2, 0], size: [2, 2, 4, 3, 3] },
+  { x: [2, 3, 1, 4, 2, 3], begin: [1, 0, 0, 1, 0, 1], size: [1, 3, 1, 2, 2, 2] },
+  { x: [4, 6], begin: [0, 0], size: [4, 6] },
+  { x: [4, 6], begin: [2, 0], size: [0, 6] },
+];
+const SPLIT_TABLE: SplitCase[] = [
+  { x: [2, 5, 6, 7], sizes: [3, 4], axis: 3 },
+  { x: [2, 5, 6, 6], sizes: 3, axis: 3 },
+  { x: [2, 5, 6, 3], sizes: [2, -1], axis: 1 },
+  { x: [2, 3, 4, 5, 5], sizes: [1, 4], axis: 4 },
+  { x: [4, 64, 64, 64], sizes: [32, 32], axis: 3 },
+  { x: [7, 3], sizes: [1, 2, 4], axis: 0 },
+];
+
 function label(c: ConvCase): string {
   return `x [${c.x.join(', ')}] filter [${c.filter.join(', ')}] strides ${JSON.stringify(c.strides)} pad ${JSON.stringify(c.pad)}`;
 }
@@ -80,7 +100,7 @@ test('wasm replacement kernels against cpu', async (t) => {
   await t.test('each kernel over the full table of strides, paddings and sizes', () => {
     const rows: string[] = [];
     for (const r of WASM_REPLACEMENTS) {
-      const c = checkReplacement(r, 'wasm', { conv: CONV_TABLE, pool: POOL_TABLE, pool3d: POOL3D_TABLE }, 42);
+      const c = checkReplacement(r, 'wasm', { conv: CONV_TABLE, pool: POOL_TABLE, pool3d: POOL3D_TABLE, slice: SLICE_TABLE, split: SPLIT_TABLE }, 42);
       assert.ok(c.cases.length >= 5, `${r.kernelName}: ${c.cases.length} cases`);
       for (const e of c.cases) {
         rows.push(`${r.kernelName.padEnd(21)} ${e.maxRelError.toExponential(1)}  ${e.case}`);

@@ -49,6 +49,31 @@ export const STARTUP_CONV_CASES: ConvCase[] = [
   { x: [1, 6, 5, 2], filter: [1, 2, 2, 3], strides: 2, pad: 'same' },
   { x: [1, 5, 6, 2], filter: [3, 1, 2, 2], strides: 2, pad: 'same' },
 ];
+export interface SliceCase {
+  x: number[];
+  begin: number[];
+  size: number[];
+}
+export interface SplitCase {
+  x: number[];
+  sizes: number[] | number;
+  axis: number;
+}
+export const STARTUP_SLICE_CASES: SliceCase[] = [
+  { x: [3, 7], begin: [1, 2], size: [2, 4] },
+  { x: [2, 5, 6, 3], begin: [0, 1, 0, 0], size: [2, 3, 6, 3] },
+  { x: [2, 5, 6, 3], begin: [1, 1, 2, 1], size: [1, 4, 3, 2] },
+  { x: [2, 3, 4, 5, 3], begin: [0, 1, 0, 2, 0], size: [2, 2, 4, 3, 3] },
+  { x: [2, 3, 1, 4, 2, 3], begin: [1, 0, 0, 1, 0, 1], size: [1, 3, 1, 2, 2, 2] },
+  { x: [4, 6], begin: [0, 0], size: [4, 6] },
+];
+export const STARTUP_SPLIT_CASES: SplitCase[] = [
+  { x: [2, 5, 6, 7], sizes: [3, 4], axis: 3 },
+  { x: [2, 5, 6, 6], sizes: 3, axis: 3 },
+  { x: [2, 5, 6, 3], sizes: [2, -1], axis: 1 },
+  { x: [2, 3, 4, 5, 5], sizes: [1, 4], axis: 4 },
+];
+
 export const STARTUP_POOL_CASES: PoolCase[] = [
   { x: [2, 6, 6, 3], size: 2, strides: 2, pad: 'valid' },
   { x: [1, 7, 5, 2], size: 3, strides: 2, pad: 'same' },
@@ -97,12 +122,20 @@ export function runKernelDirect(backendName: string, kernel: tf.KernelFunc | str
   const infos: Record<string, tf.TensorInfo> = {};
   try {
     for (const [k, d] of Object.entries(inputs)) infos[k] = { dataId: backend.write(d.values.slice(), d.shape, 'float32'), shape: d.shape, dtype: 'float32' };
-    const out = kernelFunc({ inputs: infos, backend, attrs });
-    if (Array.isArray(out)) throw new Error(`kernel returned ${out.length} outputs; expected one`);
+    const res = kernelFunc({ inputs: infos, backend, attrs });
+    const outs = Array.isArray(res) ? res : [res];
     try {
-      return { values: Float32Array.from(backend.readSync(out.dataId) as Float32Array), shape: out.shape };
+      // Several outputs (SplitV): their values one after the other, with the shape of each as [..]+[..].
+      const parts = outs.map((o) => Float32Array.from(backend.readSync(o.dataId) as Float32Array));
+      const values = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        values.set(p, at);
+        at += p.length;
+      }
+      return { values, shape: outs.length === 1 ? (outs[0] as tf.TensorInfo).shape : outs.flatMap((o) => [...o.shape, -1]) };
     } finally {
-      backend.disposeData(out.dataId);
+      for (const o of outs) backend.disposeData(o.dataId);
     }
   } finally {
     for (const t of Object.values(infos)) backend.disposeData(t.dataId);
@@ -143,7 +176,7 @@ function describeConv(c: ConvCase): string {
  * One replacement kernel (not yet registered, or registered: `kernelFunc` is run as given) on `backendName`
  * against cpu's kernel, on the conv or pool cases that fit it.
  */
-export function checkReplacement(r: ReplacementKernel, backendName = 'wasm', cases: { conv?: ConvCase[]; pool?: PoolCase[]; pool3d?: Pool3dCase[] } = {}, seed = 1234): KernelCheck {
+export function checkReplacement(r: ReplacementKernel, backendName = 'wasm', cases: { conv?: ConvCase[]; pool?: PoolCase[]; pool3d?: Pool3dCase[]; slice?: SliceCase[]; split?: SplitCase[] } = {}, seed = 1234): KernelCheck {
   const convCases = cases.conv ?? STARTUP_CONV_CASES;
   const poolCases = cases.pool ?? STARTUP_POOL_CASES;
   const pool3dCases = cases.pool3d ?? STARTUP_POOL3D_CASES;
@@ -193,6 +226,12 @@ export function checkReplacement(r: ReplacementKernel, backendName = 'wasm', cas
           compare(describeConv({ ...c, filter: filterShape }), { x: d.x, filter: d.filter }, attrs);
         }
       }
+      break;
+    case 'Slice':
+      for (const c of cases.slice ?? STARTUP_SLICE_CASES) compare(`x [${c.x.join(', ')}], begin [${c.begin.join(', ')}], size [${c.size.join(', ')}]`, { x: randomData(c.x, rng) }, { begin: c.begin, size: c.size });
+      break;
+    case 'SplitV':
+      for (const c of cases.split ?? STARTUP_SPLIT_CASES) compare(`x [${c.x.join(', ')}], sizes ${JSON.stringify(c.sizes)}, axis ${c.axis}`, { x: randomData(c.x, rng) }, { numOrSizeSplits: c.sizes, axis: c.axis });
       break;
     case 'MaxPool3D':
     case 'MaxPool3DGrad':

@@ -22,6 +22,8 @@ export interface ConfigInfo {
   valid: boolean;
   /** 0-based line of the `name` key (where the CodeLens goes). */
   lensLine: number;
+  /** The config declares a non-empty `sweep:` (Run Experiment queues one run per element). */
+  hasSweep: boolean;
 }
 
 function lenientFields(text: string): { name: string | null; output: string | null } {
@@ -53,7 +55,7 @@ export function readConfigInfo(configPath: string, text?: string): ConfigInfo {
       src = readFileSync(file, 'utf8');
     } catch (e) {
       const message = `cannot read config: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`;
-      return { configPath: file, experiment: null, output: 'runs', losses: [], diagnostics: [{ file, line: 1, column: 1, endLine: 1, endColumn: 1, path: '', message, severity: 'error' }], valid: false, lensLine: 0 };
+      return { configPath: file, experiment: null, output: 'runs', losses: [], diagnostics: [{ file, line: 1, column: 1, endLine: 1, endColumn: 1, path: '', message, severity: 'error' }], valid: false, lensLine: 0, hasSweep: false };
     }
   }
   const { config, diagnostics } = parseConfigText(src, file, { checkPaths: true });
@@ -69,10 +71,11 @@ export function readConfigInfo(configPath: string, text?: string): ConfigInfo {
       diagnostics,
       valid: true,
       lensLine: lensLine(src),
+      hasSweep: config.sweep !== undefined && Object.keys(config.sweep).length > 0,
     };
   }
   const lenient = lenientFields(src);
-  return { configPath: file, experiment: lenient.name, output: lenient.output ?? 'runs', losses: [], diagnostics, valid: false, lensLine: lensLine(src) };
+  return { configPath: file, experiment: lenient.name, output: lenient.output ?? 'runs', losses: [], diagnostics, valid: false, lensLine: lensLine(src), hasSweep: false };
 }
 
 /** <runs root>/<experiment>: where this config's runs live (null when the name is unknown). */
