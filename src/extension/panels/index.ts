@@ -80,8 +80,12 @@ export class PanelManager implements vscode.Disposable {
       void vscode.window.showWarningMessage(`DSC++: Compare Runs needs two or more runs (got ${runDirs.length}). Select several runs in the Experiments view, or pick them in the quick pick.`);
       if (runDirs.length === 0) return;
     }
-    void this.show('curves', runDirs, vscode.ViewColumn.One);
-    void this.show('calibration', runDirs, vscode.ViewColumn.Two);
+    // One after the other: creating both webviews in the same tick left the first one blank in
+    // code-server. The second opens beside the first without taking focus from it.
+    void (async () => {
+      await this.show('curves', runDirs, vscode.ViewColumn.One);
+      await this.show('calibration', runDirs, vscode.ViewColumn.Two, true);
+    })();
   }
 
   /** Fans a live training event out to every open panel (each batches its own updates). */
@@ -99,11 +103,11 @@ export class PanelManager implements vscode.Disposable {
     this.output[level](message);
   }
 
-  private async show(kind: PanelKind, runDirs: string[], column?: vscode.ViewColumn): Promise<void> {
+  private async show(kind: PanelKind, runDirs: string[], column?: vscode.ViewColumn, preserveFocus = false): Promise<void> {
     let p = this.open.get(kind);
-    if (p) p.panel.reveal(column ?? p.panel.viewColumn, false);
+    if (p) p.panel.reveal(column ?? p.panel.viewColumn, preserveFocus);
     else {
-      const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPES[kind], TITLES[kind], { viewColumn: column ?? vscode.ViewColumn.Active, preserveFocus: false }, this.webviewOptions());
+      const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPES[kind], TITLES[kind], { viewColumn: column ?? vscode.ViewColumn.Active, preserveFocus }, this.webviewOptions());
       this.adopt(kind, panel);
       p = this.open.get(kind);
     }
