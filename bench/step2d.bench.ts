@@ -3,7 +3,7 @@
 // they share the (noisy, shared) machine's load:
 //   ours                the trainer's step (trainStep) on the UNet model, with our wasm kernels
 //   builtin-input-grad  the same with wasm's built-in Conv2DBackpropInput (a naive loop) put back
-//   builtin-slice       the same with wasm's built-in Slice and SplitV put back
+//   builtin-copies      the same with wasm's built-in Slice, SplitV and Concat put back
 //   read-every-10       the trainer's step without awaiting the loss each step (read once per 10 steps)
 //   fn-unfused          a functional copy of the same U-Net (same weights): conv2d, add, relu
 //   fn-fused            that copy with fusedConv2d (one FusedConv2D kernel with bias + ReLU, custom gradient)
@@ -25,6 +25,7 @@ function arg(name: string, fallback: string): string {
 }
 
 const W = WORKLOADS['2d'];
+const COPY_KERNELS = ['Slice', 'SplitV', 'Concat'];
 const FLOPS = trainingFlops(W);
 
 interface Variant {
@@ -129,13 +130,11 @@ async function main(): Promise<void> {
       run: trainerSteps,
     },
     {
-      name: 'builtin-slice',
+      name: 'builtin-copies',
       setup: () => {
-        restoreKernel('Slice', 'wasm');
-        restoreKernel('SplitV', 'wasm');
+        for (const k of COPY_KERNELS) restoreKernel(k, 'wasm');
         return () => {
-          replaceKernel('Slice', 'wasm', replacement('Slice').make('wasm'));
-          replaceKernel('SplitV', 'wasm', replacement('SplitV').make('wasm'));
+          for (const k of COPY_KERNELS) replaceKernel(k, 'wasm', replacement(k).make('wasm'));
         };
       },
       run: trainerSteps,

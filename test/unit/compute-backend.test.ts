@@ -38,7 +38,7 @@ test('auto with tfjs-node absent: tensorflow-gpu, tensorflow, webgpu skipped wit
     assert.deepEqual(info.versions, { '@tensorflow/tfjs-core': pkgVersion('@tensorflow/tfjs-core'), '@tensorflow/tfjs-backend-wasm': pkgVersion('@tensorflow/tfjs-backend-wasm') });
     assert.deepEqual(
       info.kernels.map((k) => k.name),
-      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'MaxPool3D', 'MaxPool3DGrad', 'Slice', 'SplitV', 'Conv2D', 'FusedConv2D', 'DepthwiseConv2dNative'],
+      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'MaxPool3D', 'MaxPool3DGrad', 'Slice', 'SplitV', 'Concat', 'Conv2D', 'FusedConv2D', 'DepthwiseConv2dNative'],
     );
     for (const k of info.kernels) assert.ok(k.maxRelError <= GRADCHECK_TOLERANCE, `${k.name}: ${k.maxRelError}`);
     assert.ok(logs.some((l) => l.startsWith("compute backend: wasm (skipped: tensorflow-gpu: Cannot find module '@tensorflow/tfjs-node-gpu'; tensorflow: Cannot find module '@tensorflow/tfjs-node'; webgpu: ")), logs.join('\n'));
@@ -86,7 +86,7 @@ test('pinned cpu and wasm record their versions; cpu installs no replacement ker
   assert.equal(wasm.name, 'wasm');
   assert.equal(tf.getBackend(), 'wasm');
   assert.equal(wasm.versions['@tensorflow/tfjs-backend-wasm'], pkgVersion('@tensorflow/tfjs-backend-wasm'));
-  assert.equal(wasm.kernels.length, 10);
+  assert.equal(wasm.kernels.length, 11);
 });
 
 test('listBackends: availability and reasons without activating anything', async () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/core/compute/backend';
 import { fusedConv2d } from '../../src/core/compute/conv2d';
-import { checkOpGradients, checkReplacement, GRADCHECK_TOLERANCE, maxRelError, randomData, runKernelDirect, type ConvCase, type Pool3dCase, type PoolCase, type SliceCase, type SplitCase } from '../../src/core/compute/gradcheck';
+import { checkOpGradients, checkReplacement, GRADCHECK_TOLERANCE, maxRelError, randomData, runKernelDirect, type ConvCase, type Pool3dCase, type PoolCase, type SliceCase, type SplitCase, type ConcatCase } from '../../src/core/compute/gradcheck';
 import { builtinKernel, isReplaced, WASM_REPLACEMENTS, type ReplacementKernel } from '../../src/core/compute/wasm-kernels';
 import { createLoss } from '../../src/core/losses';
 import { UNet, type UNetSpec } from '../../src/core/models/unet';
@@ -81,6 +81,16 @@ const SPLIT_TABLE: SplitCase[] = [
   { x: [7, 3], sizes: [1, 2, 4], axis: 0 },
 ];
 
+const CONCAT_TABLE: ConcatCase[] = [
+  { xs: [[2, 5, 6, 3], [2, 5, 6, 4]], axis: 3 },
+  { xs: [[2, 5, 6, 3], [2, 5, 6, 4]], axis: -1 },
+  { xs: [[2, 5, 6, 3], [2, 2, 6, 3], [2, 1, 6, 3]], axis: 1 },
+  { xs: [[3, 4], [2, 4]], axis: 0 },
+  { xs: [[4, 128, 128, 16], [4, 128, 128, 16]], axis: 3 },
+  { xs: [[2, 3, 4, 5, 40], [2, 3, 4, 5, 1]], axis: 4 },
+  { xs: [[2, 3], [2, 0], [2, 2]], axis: 1 },
+];
+
 function label(c: ConvCase): string {
   return `x [${c.x.join(', ')}] filter [${c.filter.join(', ')}] strides ${JSON.stringify(c.strides)} pad ${JSON.stringify(c.pad)}`;
 }
@@ -100,7 +110,7 @@ test('wasm replacement kernels against cpu', async (t) => {
   await t.test('each kernel over the full table of strides, paddings and sizes', () => {
     const rows: string[] = [];
     for (const r of WASM_REPLACEMENTS) {
-      const c = checkReplacement(r, 'wasm', { conv: CONV_TABLE, pool: POOL_TABLE, pool3d: POOL3D_TABLE, slice: SLICE_TABLE, split: SPLIT_TABLE }, 42);
+      const c = checkReplacement(r, 'wasm', { conv: CONV_TABLE, pool: POOL_TABLE, pool3d: POOL3D_TABLE, slice: SLICE_TABLE, split: SPLIT_TABLE, concat: CONCAT_TABLE }, 42);
       assert.ok(c.cases.length >= 5, `${r.kernelName}: ${c.cases.length} cases`);
       for (const e of c.cases) {
         rows.push(`${r.kernelName.padEnd(21)} ${e.maxRelError.toExponential(1)}  ${e.case}`);

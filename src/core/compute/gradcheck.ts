@@ -74,6 +74,17 @@ export const STARTUP_SPLIT_CASES: SplitCase[] = [
   { x: [2, 3, 4, 5, 5], sizes: [1, 4], axis: 4 },
 ];
 
+export interface ConcatCase {
+  xs: number[][];
+  axis: number;
+}
+export const STARTUP_CONCAT_CASES: ConcatCase[] = [
+  { xs: [[2, 5, 6, 3], [2, 5, 6, 4]], axis: 3 },
+  { xs: [[2, 5, 6, 3], [2, 2, 6, 3], [2, 1, 6, 3]], axis: 1 },
+  { xs: [[3, 4], [2, 4]], axis: 0 },
+  { xs: [[2, 3, 4, 5, 40], [2, 3, 4, 5, 1]], axis: 4 },
+];
+
 export const STARTUP_POOL_CASES: PoolCase[] = [
   { x: [2, 6, 6, 3], size: 2, strides: 2, pad: 'valid' },
   { x: [1, 7, 5, 2], size: 3, strides: 2, pad: 'same' },
@@ -122,7 +133,10 @@ export function runKernelDirect(backendName: string, kernel: tf.KernelFunc | str
   const infos: Record<string, tf.TensorInfo> = {};
   try {
     for (const [k, d] of Object.entries(inputs)) infos[k] = { dataId: backend.write(d.values.slice(), d.shape, 'float32'), shape: d.shape, dtype: 'float32' };
-    const res = kernelFunc({ inputs: infos, backend, attrs });
+    // Inputs named 0, 1, … are a list (Concat's kernels take an array).
+    const list = Object.keys(infos).length > 0 && Object.keys(infos).every((k) => /^\d+$/.test(k));
+    const kernelInputs = (list ? Object.keys(infos).sort((a, b) => Number(a) - Number(b)).map((k) => infos[k]) : infos) as unknown as tf.NamedTensorInfoMap;
+    const res = kernelFunc({ inputs: kernelInputs, backend, attrs });
     const outs = Array.isArray(res) ? res : [res];
     try {
       // Several outputs (SplitV): their values one after the other, with the shape of each as [..]+[..].
@@ -176,7 +190,7 @@ function describeConv(c: ConvCase): string {
  * One replacement kernel (not yet registered, or registered: `kernelFunc` is run as given) on `backendName`
  * against cpu's kernel, on the conv or pool cases that fit it.
  */
-export function checkReplacement(r: ReplacementKernel, backendName = 'wasm', cases: { conv?: ConvCase[]; pool?: PoolCase[]; pool3d?: Pool3dCase[]; slice?: SliceCase[]; split?: SplitCase[] } = {}, seed = 1234): KernelCheck {
+export function checkReplacement(r: ReplacementKernel, backendName = 'wasm', cases: { conv?: ConvCase[]; pool?: PoolCase[]; pool3d?: Pool3dCase[]; slice?: SliceCase[]; split?: SplitCase[]; concat?: ConcatCase[] } = {}, seed = 1234): KernelCheck {
   const convCases = cases.conv ?? STARTUP_CONV_CASES;
   const poolCases = cases.pool ?? STARTUP_POOL_CASES;
   const pool3dCases = cases.pool3d ?? STARTUP_POOL3D_CASES;
@@ -232,6 +246,13 @@ export function checkReplacement(r: ReplacementKernel, backendName = 'wasm', cas
       break;
     case 'SplitV':
       for (const c of cases.split ?? STARTUP_SPLIT_CASES) compare(`x [${c.x.join(', ')}], sizes ${JSON.stringify(c.sizes)}, axis ${c.axis}`, { x: randomData(c.x, rng) }, { numOrSizeSplits: c.sizes, axis: c.axis });
+      break;
+    case 'Concat':
+      for (const c of cases.concat ?? STARTUP_CONCAT_CASES) {
+        const inputs: Record<string, Data> = {};
+        c.xs.forEach((shape, i) => (inputs[String(i)] = randomData(shape, rng)));
+        compare(`${c.xs.map((x) => `[${x.join(', ')}]`).join(' + ')} on axis ${c.axis}`, inputs, { axis: c.axis });
+      }
       break;
     case 'MaxPool3D':
     case 'MaxPool3DGrad':

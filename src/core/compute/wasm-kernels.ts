@@ -21,7 +21,8 @@
 //  - Slice, SplitV: wasm's Slice copies the whole input out of the wasm heap (readSync) on every call, then
 //    copies the slice row by row; SplitV calls it once per output. Replaced by copies of contiguous runs
 //    between views of the heap (for the channel split in the gradient of a skip concat, and the depth
-//    slices of ops3d.conv3d).
+//    slices of ops3d.conv3d). Concat likewise copies rows with one subarray/set call each, slow for the
+//    16-channel rows of a U-Net's skip concat: short rows are copied element by element.
 // With these, tf.grad of conv2d, conv2dTranspose and fused conv2d (bias, activation) works on wasm for
 // strides 1 and 2, 'same' / 'valid' / explicit padding, odd sizes, NHWC, dilation 1.
 // Every replacement is gradient-checked against cpu before it is registered (gradcheck.ts).
@@ -425,6 +426,41 @@ function splitVKernel(backendName: string): tf.KernelFunc {
   };
 }
 
+function concatKernel(backendName: string): tf.KernelFunc {
+  const builtin = builtinKernel('Concat', backendName);
+  return (args) => {
+    const xs = Object.values(args.inputs) as tf.TensorInfo[];
+    const first = xs[0];
+    if (!first || first.dtype === 'string' || first.dtype === 'complex64') {
+      if (!builtin) throw new Error('Concat: needs the built-in kernel for this input');
+      return builtin.kernelFunc(args);
+    }
+    const axis = tf.util.parseAxisParam((args.attrs as unknown as { axis: number | number[] }).axis, first.shape)[0] as number;
+    tf.backend_util.assertParamsConsistent(xs.map((t) => t.shape), axis);
+    const outShape = tf.backend_util.computeOutShape(xs.map((t) => t.shape), axis);
+    const hb = heapBackend(args.backend);
+    const out = hb.makeOutput(outShape, first.dtype as 'float32');
+    const rows = first.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+    const inner = xs.map((t) => t.shape.slice(axis).reduce((a, b) => a * b, 1));
+    const total = inner.reduce((a, b) => a + b, 0);
+    const dst = hb.typedArrayFromHeap(out); // views after makeOutput
+    let offset = 0;
+    xs.forEach((t, i) => {
+      const run = inner[i] as number;
+      if (run === 0) return;
+      const src = hb.typedArrayFromHeap(t);
+      for (let r = 0; r < rows; r++) {
+        const s0 = r * run;
+        const d0 = r * total + offset;
+        if (run >= 32) dst.set(src.subarray(s0, s0 + run), d0);
+        else for (let j = 0; j < run; j++) dst[d0 + j] = src[s0 + j] as number;
+      }
+      offset += run;
+    });
+    return out;
+  };
+}
+
 /** Wraps a built-in convolution kernel so that pad 'same' reaches it as explicit pads (see the header). */
 function explicitSamePadding(kernelName: string, depthwise: boolean): (backendName: string) => tf.KernelFunc {
   return (backendName) => {
@@ -457,6 +493,7 @@ export const WASM_REPLACEMENTS: readonly ReplacementKernel[] = [
   { kernelName: 'MaxPool3DGrad', method: 'loop over the wasm heap, running maximum from -Infinity (the built-in starts at +1.2e-38)', make: () => maxPoolGradKernel(3) },
   { kernelName: 'Slice', method: 'contiguous runs copied between views of the wasm heap (the built-in copies its whole input first)', make: sliceKernel },
   { kernelName: 'SplitV', method: 'one heap-view Slice per output', make: splitVKernel },
+  { kernelName: 'Concat', method: 'rows copied between views of the wasm heap, short rows element by element', make: concatKernel },
   { kernelName: 'Conv2D', method: "the built-in, with pad 'same' passed as explicit (clamped) pads", make: explicitSamePadding('Conv2D', false) },
   { kernelName: 'FusedConv2D', method: "the built-in, with pad 'same' passed as explicit (clamped) pads", make: explicitSamePadding('FusedConv2D', false) },
   { kernelName: 'DepthwiseConv2dNative', method: "the built-in, with pad 'same' passed as explicit (clamped) pads", make: explicitSamePadding('DepthwiseConv2dNative', true) },
