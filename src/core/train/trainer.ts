@@ -69,8 +69,10 @@ function makeOptimizer(cfg: ExperimentConfig['train'], lr: number): tf.Optimizer
 }
 
 function setLearningRate(opt: tf.Optimizer, lr: number): void {
-  if (opt instanceof tf.SGDOptimizer) opt.setLearningRate(lr);
-  else (opt as unknown as { learningRate: number }).learningRate = lr;
+  // Not `instanceof tf.SGDOptimizer`: tfjs optimizers' Symbol.hasInstance accepts any optimizer (Adam too).
+  const o = opt as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
 }
 
 /** Float one-hot built on the JS side (also avoids tf.oneHot's int32 path, which is broken on webgpu). */
