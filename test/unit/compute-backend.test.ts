@@ -152,10 +152,10 @@ test('a tfjs-node in the backends directory, with its own tfjs-core copy, regist
     assert.deepEqual(Array.from(await y.data()), [11, 22, 33]);
     y.dispose();
   } finally {
+    rmSync(dir, { recursive: true, force: true });
     for (const k of tf.getKernelsForBackend('tensorflow')) tf.unregisterKernel(k.kernelName, 'tensorflow');
     if (tf.findBackend('tensorflow')) tf.removeBackend('tensorflow');
     resetBackendSelection();
     await selectBackend('wasm');
-    rmSync(dir, { recursive: true, force: true });
   }
 });
