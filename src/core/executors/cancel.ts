@@ -4,7 +4,7 @@
 // overwrite the mark.
 import { hostname } from 'node:os';
 import type { RunRecord } from '../../protocol/training';
-import { readRunRecord, writeRunRecord } from '../train/runs';
+import { pidAlive, readRunRecord, writeRunRecord } from '../train/runs';
 import { SlurmClient } from './slurm';
 import { isTerminal, slurmEnded, taskKey } from './slurm-state';
 
@@ -29,14 +29,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function markCancelled(dir: string, message: string): RunRecord {
   const fresh = readRunRecord(dir);

@@ -99,7 +99,8 @@ export function appendLog(dir: string, line: string): void {
   appendFileSync(join(dir, RUN_FILES.log), line.endsWith('\n') ? line : line + '\n');
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this pid exists (on this host). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
