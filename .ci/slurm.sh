@@ -8,7 +8,7 @@
 # It installs slurm-wlm and munge (Debian's Slurm 22.05), writes /etc/slurm/slurm.conf for one node on
 # this host with all its CPUs, starts munged, slurmctld and slurmd, and waits until `sinfo` shows the
 # node idle. A Slurm that already answers `sinfo` is reused and left alone. Daemons are stopped only by
-# the pids this script recorded, never by name. Facts behind the choices: /work/shared/docs/slurm-notes.md
+# the pids this script recorded, never by name. Facts behind the choices: the shared docs/slurm-notes.md
 # (no slurmdbd, so no sacct: jobs are tracked with squeue, scontrol and the run folders).
 set -euo pipefail
 cd "$(dirname "$0")/.."

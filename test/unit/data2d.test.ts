@@ -603,7 +603,7 @@ describe('preview', () => {
 
 describe('bbbc039 (real files)', () => {
   const root = resolve(__dirname, '../../..');
-  const candidates = [join(root, 'examples/bbbc039'), '/work/shared/data/bbbc039'];
+  const candidates = [join(root, 'examples/bbbc039'), join(root, '..', 'shared', 'data', 'bbbc039')];
   const dir = candidates.find((d) => existsSync(join(d, 'images')));
   test('a few cases load at 128x128 with class ids in {0, 1}', { skip: dir === undefined ? 'no bbbc039 copy found' : false }, () => {
     const d = dir as string;

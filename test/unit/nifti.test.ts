@@ -322,7 +322,7 @@ describe('writing', () => {
 });
 
 describe('real data: hippocampus (examples/hippocampus, copied from the MSD)', () => {
-  // From /work/shared/data/msd_hippocampus/manifest.json.
+  // From the shared msd_hippocampus manifest.json (examples/hippocampus/manifest.json).
   const cases = [
     { id: 'hippocampus_001', shape: [35, 51, 35], dtype: 'uint8', perClass: [59527, 1324, 1624] },
     { id: 'hippocampus_004', shape: [36, 52, 38], dtype: 'float32', perClass: [67438, 1832, 1866] },
