@@ -68,7 +68,7 @@ output: runs
 );
 let ok3d = false;
 if (want3d) {
-  const hip = join(ROOT, 'examples', 'hippocampus');
+  const hip = join(root, 'examples', 'hippocampus');
   const vols = readdirSync(join(hip, 'images')).filter((f) => f.endsWith('.nii.gz')).map((f) => f.replace(/\.nii\.gz$/, '')).sort();
   const v = (a, b) => `[${vols.slice(a, b).map((s) => JSON.stringify(s)).join(', ')}]`;
   ok3d = train(
