@@ -65,24 +65,28 @@ interface Session {
   step: number;
 }
 
-async function runSteps(s: Session, n: number): Promise<{ ms: number[]; loss: number; gradNorm: number }> {
+async function runSteps(s: Session, n: number): Promise<{ ms: number[]; cpuMs: number[]; loss: number; gradNorm: number }> {
   const ms: number[] = [];
+  const cpuMs: number[] = [];
   let loss = NaN;
   let gradNorm = NaN;
   for (let i = 0; i < n; i++) {
     const batch = s.batches[s.step % s.batches.length] as Batch;
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const readout = trainStep(s.model, s.optimizer, s.loss, s.vars, batch, s.numClasses);
     s.model.commitStatistics();
     const v = (await readout.data()) as Float32Array;
     readout.dispose();
     ms.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpuMs.push((c.user + c.system) / 1000);
     loss = v[0] as number;
     gradNorm = v[1] as number;
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw new Error(`step ${s.step}: loss ${loss}, gradient norm ${gradNorm}`);
     s.step++;
   }
-  return { ms, loss, gradNorm };
+  return { ms, cpuMs, loss, gradNorm };
 }
 
 function newSession(name: WorkloadName): Session {

@@ -85,14 +85,20 @@ function median(xs) {
   return a.length === 0 ? NaN : a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
 }
 
+/** The q-quantile (nearest rank). The 10th percentile shows what a step costs when the shared CPU is free. */
+function quantile(xs, q) {
+  const a = [...xs].sort((p, r) => p - r);
+  return a.length === 0 ? NaN : a[Math.min(a.length - 1, Math.max(0, Math.ceil(q * a.length) - 1))];
+}
+
 /** A JSON-lines worker: one request at a time; replies are the stdout lines that start with "@@ ". */
 class Worker {
-  constructor(label, cmd, args, verbose) {
+  constructor(label, cmd, args, verbose, env = process.env) {
     this.label = label;
     this.pending = [];
     this.stderr = '';
     this.exited = null;
-    this.proc = spawn(cmd, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(cmd, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env });
     createInterface({ input: this.proc.stdout }).on('line', (line) => {
       if (line.startsWith('@@ ')) {
         const p = this.pending.shift();
@@ -129,6 +135,16 @@ class Worker {
   }
 }
 
+/**
+ * The PyTorch worker's environment. OpenMP threads spin at barriers by default; on this shared 2-vCPU
+ * machine, with other sessions' processes runnable, a 2-thread step then takes 5–15× its idle time
+ * (measured: median 1,197 ms against 90 ms at best), which would flatter our ratio. OMP_WAIT_POLICY=PASSIVE
+ * makes waiting threads sleep; it is the default here unless the caller sets OMP_WAIT_POLICY.
+ */
+function torchEnv() {
+  return { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+}
+
 /** Runs a one-shot subcommand of ours.cjs and returns its "@@ " lines. */
 function runOnce(args, verbose) {
   return new Promise((resolve, reject) => {
@@ -163,8 +179,8 @@ function torchUnavailable(o) {
 
 async function trainSection(name, o, torchOk) {
   const ours = new Worker('ours', process.execPath, [OURS, 'serve', '--backend', o.backend], o.verbose);
-  const torch = torchOk ? new Worker('pytorch', o.python, [TORCH, 'serve', '--threads', String(o.torchThreads), '--device', o.torchDevice], o.verbose) : null;
-  const sides = [{ key: 'ours', w: ours, ms: [] }, ...(torch ? [{ key: 'pytorch', w: torch, ms: [] }] : [])];
+  const torch = torchOk ? new Worker('pytorch', o.python, [TORCH, 'serve', '--threads', String(o.torchThreads), '--device', o.torchDevice], o.verbose, torchEnv()) : null;
+  const sides = [{ key: 'ours', w: ours, ms: [], cpuMs: [] }, ...(torch ? [{ key: 'pytorch', w: torch, ms: [], cpuMs: [] }] : [])];
   try {
     for (const s of sides) s.setup = await s.w.request({ cmd: 'setup', workload: name });
     for (const s of sides) if (o.warmup > 0) s.before = await s.w.request({ cmd: 'steps', n: o.warmup });
@@ -177,6 +193,7 @@ async function trainSection(name, o, torchOk) {
       for (const s of sides) {
         const r = await s.w.request({ cmd: 'steps', n });
         s.ms.push(...r.ms);
+        s.cpuMs.push(...(r.cpuMs ?? []));
         s.last = r;
       }
       done += n;
@@ -197,6 +214,9 @@ async function trainSection(name, o, torchOk) {
       steps: s.ms.length,
       warmup: o.warmup,
       medianMs: med,
+      p10Ms: quantile(s.ms, 0.1),
+      // CPU time of the process per step (all its threads): what a step costs in core-ms, whatever the load.
+      medianCpuMs: median(s.cpuMs),
       minMs: Math.min(...s.ms),
       maxMs: Math.max(...s.ms),
       gflops: flops / (med / 1000) / 1e9,
@@ -214,7 +234,11 @@ async function trainSection(name, o, torchOk) {
   }
   if (rows.length === 2) {
     const ratio = rows[1].medianMs / rows[0].medianMs;
-    bench({ name: `ratio-${name}`, ratio, target: TARGETS[name], met: ratio >= TARGETS[name], oursMs: rows[0].medianMs, pytorchMs: rows[1].medianMs, backend: rows[0].backend });
+    // The target is on the ratio of medians. The ratio of 10th percentiles is printed beside it: under
+    // load from other processes PyTorch's 2-thread steps slow down far more than our 1-thread ones.
+    const ratioP10 = rows[1].p10Ms / rows[0].p10Ms;
+    const cpuRatio = rows[1].medianCpuMs / rows[0].medianCpuMs;
+    bench({ name: `ratio-${name}`, ratio, ratioP10, cpuRatio, target: TARGETS[name], met: ratio >= TARGETS[name], oursMs: rows[0].medianMs, pytorchMs: rows[1].medianMs, oursP10Ms: rows[0].p10Ms, pytorchP10Ms: rows[1].p10Ms, backend: rows[0].backend });
   }
 }
 
@@ -226,7 +250,7 @@ async function main() {
   const needsTorch = o.sections.some((s) => s === '2d' || s === '3d');
   const torchWhy = needsTorch ? torchUnavailable(o) : 'not needed';
   if (needsTorch && torchWhy) console.log(torchWhy);
-  bench({ ...env, pytorch: needsTorch ? (torchWhy ?? `${o.python} (${o.torchDevice}, ${o.torchThreads} threads)`) : null });
+  bench({ ...env, pytorch: needsTorch ? (torchWhy ?? `${o.python} (${o.torchDevice}, ${o.torchThreads} threads, OMP_WAIT_POLICY=${torchEnv().OMP_WAIT_POLICY})`) : null });
 
   for (const section of o.sections) {
     const ts = Date.now();
@@ -262,13 +286,13 @@ function printTable() {
   lines.push('', `DSC++ Lab benchmark — ${env.cpu}, ${env.cores} cores, node ${env.node}, load ${env.loadavgStart.join(' ')}${env.smoke ? ' (smoke: 1 step, not a measurement)' : ''}`);
   const train = results.filter((r) => r.name.startsWith('train-'));
   if (train.length) {
-    lines.push('', '| workload | impl | backend | median ms/step | GFLOP/s | GFLOP/step | peak RSS MB | tensors before → after | steps |', '|---|---|---|---:|---:|---:|---:|---|---:|');
-    for (const r of train) lines.push(`| ${r.name.slice(6)} | ${r.impl} | ${r.backend} | ${fmt(r.medianMs)} | ${fmt(r.gflops, 2)} | ${fmt(r.gflopPerStep, 2)} | ${fmt(r.peakRssMB, 0)} | ${r.impl === 'ours' ? `${r.numTensorsBefore} → ${r.numTensorsAfter}` : ''} | ${r.steps} |`);
+    lines.push('', '| workload | impl | backend | median ms/step | p10 ms/step | CPU ms/step | GFLOP/s (median) | GFLOP/step | peak RSS MB | tensors before → after | steps |', '|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|');
+    for (const r of train) lines.push(`| ${r.name.slice(6)} | ${r.impl} | ${r.backend} | ${fmt(r.medianMs)} | ${fmt(r.p10Ms)} | ${fmt(r.medianCpuMs)} | ${fmt(r.gflops, 2)} | ${fmt(r.gflopPerStep, 2)} | ${fmt(r.peakRssMB, 0)} | ${r.impl === 'ours' ? `${r.numTensorsBefore} → ${r.numTensorsAfter}` : ''} | ${r.steps} |`);
   }
   const ratios = results.filter((r) => r.name.startsWith('ratio-'));
   if (ratios.length) {
-    lines.push('', '| workload | PyTorch ms ÷ our ms | target | met |', '|---|---:|---:|---|');
-    for (const r of ratios) lines.push(`| ${r.name.slice(6)} | ${fmt(r.ratio, 3)} | ≥ ${r.target} | ${r.met ? 'yes' : 'no'} |`);
+    lines.push('', '| workload | PyTorch ms ÷ our ms (medians) | target | met | same ratio of p10s | PyTorch CPU ms ÷ our CPU ms |', '|---|---:|---:|---|---:|---:|');
+    for (const r of ratios) lines.push(`| ${r.name.slice(6)} | ${fmt(r.ratio, 3)} | ≥ ${r.target} | ${r.met ? 'yes' : 'no'} | ${fmt(r.ratioP10, 3)} | ${fmt(r.cpuRatio, 3)} |`);
   }
   const evals = results.filter((r) => r.name === 'calibrationMetrics' || r.name === 'segmentationMetrics');
   if (evals.length) {

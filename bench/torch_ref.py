@@ -150,11 +150,13 @@ class Session:
 
     def steps(self, n):
         ms = []
+        cpu_ms = []
         loss = norm = float("nan")
         params = [p for p in self.model.parameters()]
         for _ in range(n):
             x, y = self.batches[self.step % len(self.batches)]
             t0 = time.perf_counter()
+            c0 = time.process_time()
             self.opt.zero_grad(set_to_none=True)
             value = dice_loss(y, self.model(x))
             value.backward()
@@ -162,9 +164,10 @@ class Session:
             self.opt.step()
             readout = torch.stack([value.detach(), gnorm]).cpu()  # one read-back (synchronises CUDA)
             ms.append((time.perf_counter() - t0) * 1000)
+            cpu_ms.append((time.process_time() - c0) * 1000)  # all threads of the process
             loss, norm = float(readout[0]), float(readout[1])
             self.step += 1
-        return {"ms": ms, "loss": loss, "gradNorm": norm}
+        return {"ms": ms, "cpuMs": cpu_ms, "loss": loss, "gradNorm": norm}
 
 
 def serve():

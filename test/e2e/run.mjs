@@ -680,10 +680,12 @@ async function main() {
       await palette(page, 'DSC++: Compare Runs');
       await quickPickMany(page, runs.map((r) => r.detail));
       const cal = await panelFrame(page, `summary-${live.id}-dsc`);
-      // Compare also opens a Loss Curves tab in the first group. Its content is not checked here: in
-      // code-server 4.100.3 that webview stays blank (no elements in its frame) when Compare opens it
-      // next to the calibration panel; reported to the panel owner.
-      await page.locator('.tab', { hasText: 'DSC++ Loss Curves' }).first().waitFor({ state: 'visible', timeout: 15_000 });
+      // The Loss Curves panel opens beside it with the same runs. In code-server its page sometimes
+      // loads before the webview service worker is up and stays blank; the host reloads a page that
+      // has not said `ready` within 4 s (PanelManager.watchBoot), so it must show up here.
+      const curves = await panelFrame(page, `summary-${live.id}-testDsc`, 45_000);
+      const curveCanvas = await frameCanvasStats(curves, 'curves-canvas');
+      if (curveCanvas.drawn === 0) throw new Error(`the Compare Runs loss chart is blank: ${JSON.stringify(curveCanvas)}`);
       const lines = [];
       for (const r of runs) {
         const ev = readJson(join(r.dir, 'evaluation.json'));
@@ -691,13 +693,20 @@ async function main() {
         for (const m of ['dsc', 'nll', 'ece']) {
           const v = Number(await dataValue(cal, `summary-${r.id}-${m}`));
           if (v !== ev.overall[m]) throw new Error(`Compare Runs (calibration) shows ${m} ${v} for ${r.id}, evaluation.json ${ev.overall[m]}`);
+          const key = m === 'dsc' ? 'Dsc' : m === 'nll' ? 'Nll' : 'Ece';
+          const test = Number(await dataValue(curves, `summary-${r.id}-test${key}`));
+          if (test !== ev.overall[m]) throw new Error(`Compare Runs (loss curves) shows test ${m} ${test} for ${r.id}, evaluation.json ${ev.overall[m]}`);
+          const val = Number(await dataValue(curves, `summary-${r.id}-val${key}`));
+          if (val !== rec.summary.best[m]) throw new Error(`Compare Runs (loss curves) shows validation ${m} ${val} for ${r.id}, run.json summary.best ${rec.summary.best[m]}`);
         }
         if (rec.status !== 'completed' || ev.runId !== r.id) throw new Error(`${r.dir}: run.json ${rec.status}, evaluation.json of ${ev.runId}`);
         lines.push(`${r.detail}: test DSC ${fmt4(ev.overall.dsc)}, NLL ${fmt4(ev.overall.nll)}, ECE ${fmt4(ev.overall.ece)}`);
       }
       const bestCells = await cal.locator('[data-testid^="summary-"][data-best="true"]').count();
       if (bestCells === 0) throw new Error('the comparison table highlights no best value');
-      log(`  ${lines.join('; ')}; ${bestCells} best cells highlighted`);
+      const bestCurves = await curves.locator('[data-testid^="summary-"][data-best="true"]').count();
+      if (bestCurves === 0) throw new Error('the loss curves summary highlights no best value');
+      log(`  ${lines.join('; ')}; ${bestCells} best cells highlighted (calibration), ${bestCurves} (loss curves); loss chart ${curveCanvas.width}×${curveCanvas.height}, ${curveCanvas.drawn} pixels drawn`);
       await cal.locator('[data-testid="summary"]').scrollIntoViewIfNeeded();
       await shot('16-compare');
       await palette(page, 'View: Close All Editors');

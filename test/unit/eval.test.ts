@@ -22,8 +22,8 @@ const CLI = join(REPO, 'bin', 'dscpp-lab.js');
 const workspaces: string[] = [];
 after(() => workspaces.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-function workspace(evalLine: string, split = '{ val: 0.25, test: 0.25, seed: 3 }') {
-  const w = tinyWorkspace({ cases: 12, epochs: 1, losses: '[{ name: dscpp, gamma: 2 }]' });
+function workspace(evalLine: string, split = '{ val: 0.25, test: 0.25, seed: 3 }', model?: string) {
+  const w = tinyWorkspace({ cases: 12, epochs: 1, losses: '[{ name: dscpp, gamma: 2 }]', model });
   workspaces.push(w.dir);
   const text = readFileSync(w.config, 'utf8').replace('eval: { previewCases: 1 }', `eval: ${evalLine}`).replace('split: { val: 0.25, test: 0.25, seed: 3 }', `split: ${split}`);
   writeFileSync(w.config, text);
@@ -119,8 +119,8 @@ test('evaluation after training: evaluation.json equals the metrics recomputed f
     assert.deepEqual(arr.image, truth.get(arr.id)!.image, `${arr.id}: saved image differs from the data`);
     assert.deepEqual(arr.labels, truth.get(arr.id)!.labels, `${arr.id}: saved labels differ from the masks`);
     for (let v = 0; v < 32 * 32; v++) close(arr.probs[2 * v]! + arr.probs[2 * v + 1]!, 1, `${arr.id} voxel ${v} probability sum`, 1e-5);
-    const seg = segmentationMetrics({ probs: arr.probs, labels: arr.labels, shape: arr.spatial, numClasses: 2 });
-    const cal = calibrationMetrics({ probs: arr.probs, labels: arr.labels, shape: arr.spatial, numClasses: 2 });
+    const seg = segmentationMetrics({ probs: arr.probs, labels: arr.labels, shape: [1, ...arr.spatial], numClasses: 2 });
+    const cal = calibrationMetrics({ probs: arr.probs, labels: arr.labels, shape: [1, ...arr.spatial], numClasses: 2 });
     const cr = report.cases.find((c) => c.id === arr.id)!;
     assert.equal(cr.preview, i);
     close(cr.dsc, seg.meanForeground.dsc, `${arr.id} dsc`);
@@ -224,8 +224,8 @@ test('dscpp-lab evaluate: usage errors exit 2, an unreadable run exits 1, with t
   assert.match(gone.stderr, /\/nonexistent\/run\/run\.json: not a run folder \(run\.json not found\)/);
 });
 
-test('an empty test split falls back to val and says so; eval.temperature false gives T = 1', async () => {
-  const { config } = workspace('{ previewCases: 1, temperature: false }', '{ val: 0.25, test: 0, seed: 3 }');
+test('an empty test split falls back to val and says so; eval.temperature false gives T = 1; a sigmoid head saves p only', async () => {
+  const { config } = workspace('{ previewCases: 1, temperature: false }', '{ val: 0.25, test: 0, seed: 3 }', '{ arch: unet2d, depth: 2, filters: 4, norm: batch, head: sigmoid }');
   const { outcome, events } = await trainOne(config);
   const report = readEvaluation(outcome.runDir);
   assert.equal(report.split, 'val');
@@ -236,12 +236,45 @@ test('an empty test split falls back to val and says so; eval.temperature false 
   assert.equal(report.temperature.temperature, 1);
   assert.equal(report.temperature.disabled, true);
   assert.deepEqual(report.temperature.after, report.temperature.before);
-  // previewCases 1: the first val id in sorted order, saved as [1−p, p] for the softmax head.
+  // previewCases 1: the first val id in sorted order; the sigmoid head's probabilities as one channel p.
   const cfg = loadConfig(config);
   const data = await openTrainingData(cfg, config);
   const pv = readPreviewIndex(outcome.runDir);
+  assert.equal(pv.split, 'val');
+  assert.equal(pv.probChannels, 1);
   assert.deepEqual(pv.cases.map((c) => c.id), [[...data.caseIds('val')].sort()[0]]);
   const arr = readPreviewCase(outcome.runDir, 0, pv);
-  assert.equal(expandProbs(arr.probs, arr.probChannels, 2), arr.probs);
+  assert.equal(arr.probChannels, 1);
+  assert.equal(arr.probs.length, 32 * 32);
+  const full = expandProbs(arr.probs, 1, 2);
+  const cal = calibrationMetrics({ probs: full, labels: arr.labels, numClasses: 2 });
+  const cr = report.cases.find((c) => c.id === arr.id)!;
+  close(cr.nll, cal.nll, 'sigmoid preview nll', 1e-6);
+  close(cr.dsc, segmentationMetrics({ probs: full, labels: arr.labels, numClasses: 2 }).meanForeground.dsc, 'sigmoid preview dsc');
   assert.equal(report.cases.filter((c) => c.preview !== null).length, 1);
+});
+
+test('the paper reproduction configs: same data, model, seed, split and schedule; only the stated field differs', () => {
+  const dir = join(REPO, 'examples', 'bbbc039');
+  const main = loadConfig(join(dir, 'paper-bbbc039.dscpp.yaml'));
+  assert.deepEqual(
+    main.losses.map((l) => l.name),
+    ['dice', 'dscpp', 'tversky', 'tversky++', 'focal_tversky', 'focal_tversky++', 'combo', 'combo++', 'unified_focal', 'unified_focal++'],
+  );
+  for (const l of main.losses) if (l.name.endsWith('++') || l.name === 'dscpp') assert.equal(l.gamma, 2, l.name);
+  assert.equal(main.backend, 'wasm');
+  const comparable = (c: typeof main) => ({ data: { ...c.data, images: '', masks: '' }, model: c.model, train: c.train, eval: c.eval, backend: c.backend });
+  const sigmoid = loadConfig(join(dir, 'paper-sigmoid.dscpp.yaml'));
+  assert.deepEqual(comparable(sigmoid), comparable({ ...main, model: { ...main.model, head: 'sigmoid' }, train: { ...main.train, epochs: 20 } }));
+  assert.deepEqual(sigmoid.losses, main.losses.slice(0, 2));
+  const gamma = loadConfig(join(dir, 'paper-gamma.dscpp.yaml'));
+  assert.deepEqual(comparable(gamma), comparable({ ...main, train: { ...main.train, epochs: 20 } }));
+  assert.deepEqual(gamma.losses, [{ name: 'dscpp', gamma: 1.5 }, { name: 'dscpp', gamma: 3 }]);
+  // The full-data config needs the shared data folder next to the repository.
+  const full = join(dir, 'paper-full.dscpp.yaml');
+  if (existsSync(join(REPO, '..', 'shared', 'data', 'bbbc039', 'images'))) {
+    const f = loadConfig(full);
+    assert.deepEqual(comparable(f), comparable({ ...main, train: { ...main.train, epochs: 20 } }));
+    assert.deepEqual(f.losses, main.losses.slice(0, 2));
+  } else assert.throws(() => loadConfig(full), /folder not found: .*shared\/data\/bbbc039\/images/);
 });

@@ -199,7 +199,7 @@ export async function evaluateModel(ctx: EvaluateContext): Promise<EvaluationRep
     calBefore.update(probs, c.labels);
     calAfter.update(useT ? applyTemperature(probs, numClasses, temperature) : probs, c.labels);
     sweepAcc.update(probs, c.labels);
-    const cs = segmentationMetrics({ probs, labels: c.labels, shape: c.spatial, numClasses });
+    const cs = segmentationMetrics({ probs, labels: c.labels, shape: [1, ...c.spatial], numClasses });
     cs.perClass.forEach((sc, ci) => perCaseScores[ci]!.push(sc));
     caseCal.reset();
     caseCal.update(probs, c.labels);

@@ -38,6 +38,16 @@ interface OpenPanel {
   disposables: vscode.Disposable[];
 }
 
+/**
+ * How long a visible panel's page may take to post `ready` before its HTML is set again, and how many
+ * times. In VS Code for the web (code-server 4.100.3, measured), a webview page created while another
+ * one is starting can request its script before the webview service worker controls it: the script
+ * fails with net::ERR_NAME_NOT_RESOLVED, nothing runs and the panel stays blank. Loading the page again
+ * once the worker is up fixes it. The page posts `ready` as the first thing its script does.
+ */
+export const PANEL_BOOT_TIMEOUT_MS = 4000;
+export const PANEL_BOOT_RETRIES = 3;
+
 export class PanelManager implements vscode.Disposable {
   private readonly open = new Map<PanelKind, OpenPanel>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -126,7 +136,11 @@ export class PanelManager implements vscode.Disposable {
     const webview = panel.webview;
     webview.options = this.webviewOptions();
     const asset = (file: string): string => webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'webview', file)).toString();
-    webview.html = panelHtml({ panel: kind, title: TITLES[kind], cspSource: webview.cspSource, scriptUri: asset(`${kind}.js`), styleUri: asset(`${kind}.css`) });
+    // A fresh nonce on every load.
+    const render = (): void => {
+      webview.html = panelHtml({ panel: kind, title: TITLES[kind], cspSource: webview.cspSource, scriptUri: asset(`${kind}.js`), styleUri: asset(`${kind}.css`) });
+    };
+    render();
     const log = (level: LogLevel, message: string): void => this.log(level, message);
     const post = (m: unknown): void => {
       void webview.postMessage(m).then(undefined, (e: unknown) => this.log('warn', `could not post to the ${kind} panel: ${String(e)}`));
@@ -148,12 +162,15 @@ export class PanelManager implements vscode.Disposable {
       }
     }
     const entry: OpenPanel = { kind, panel, controller, disposables: [] };
+    const boot = this.watchBoot(kind, panel, render);
     entry.disposables.push(
+      boot,
       webview.onDidReceiveMessage((m: unknown) => {
         if (m === null || typeof m !== 'object' || typeof (m as { type?: unknown }).type !== 'string') {
           this.log('warn', `${kind} panel: ignored a message without a type`);
           return;
         }
+        if ((m as { type: string }).type === 'ready') boot.ready();
         controller.handle(m as never).catch((e: unknown) => this.log('error', `${kind} panel: ${e instanceof Error ? e.message : String(e)}`));
       }),
       panel.onDidDispose(() => {
@@ -163,6 +180,55 @@ export class PanelManager implements vscode.Disposable {
       }),
     );
     this.open.set(kind, entry);
+  }
+
+  /**
+   * Reloads a visible panel whose page has not posted `ready` within PANEL_BOOT_TIMEOUT_MS (see there).
+   * Hidden panels are not watched: without retainContextWhenHidden their page is unloaded, and it loads
+   * again (and is watched again) when the panel is shown.
+   */
+  private watchBoot(kind: PanelKind, panel: vscode.WebviewPanel, render: () => void): vscode.Disposable & { ready(): void } {
+    let booted = false;
+    let tries = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(check, PANEL_BOOT_TIMEOUT_MS);
+    };
+    const check = (): void => {
+      timer = undefined;
+      if (booted || !panel.visible) return;
+      if (tries >= PANEL_BOOT_RETRIES) {
+        this.log('error', `${kind} panel: its page did not start after ${tries} reloads; close the panel and open it again, and see Help > Toggle Developer Tools for the webview's errors`);
+        return;
+      }
+      tries++;
+      this.log('warn', `${kind} panel: no 'ready' from its page within ${PANEL_BOOT_TIMEOUT_MS} ms; loading it again (${tries}/${PANEL_BOOT_RETRIES})`);
+      render();
+      arm();
+    };
+    let wasVisible = panel.visible;
+    const viewState = panel.onDidChangeViewState(() => {
+      // Shown again after being hidden: the page loads anew and must say `ready` again.
+      if (panel.visible && !wasVisible) {
+        booted = false;
+        tries = 0;
+        arm();
+      }
+      wasVisible = panel.visible;
+    });
+    arm();
+    return {
+      ready: () => {
+        booted = true;
+        clearTimeout(timer);
+        timer = undefined;
+      },
+      dispose: () => {
+        clearTimeout(timer);
+        viewState.dispose();
+      },
+    };
   }
 
   private readonly saveFile: SaveFile = async (suggestedName, data, kind) => {
