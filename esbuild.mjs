@@ -4,6 +4,7 @@
 //   src/cli/main.ts              -> dist/cli.js
 //   src/backend/main.ts          -> dist/backend.js     (the training process forked by the extension)
 //   src/extension/extension.ts   -> dist/extension.js   (vscode external)
+//   src/core/train/parallel-worker.ts -> dist/parallel-worker.js (data-parallel gradient worker thread)
 //   webview/<panel>/main.ts      -> dist/webview/<panel>.js (+ .css), browser IIFE
 //   test/**/*.test.ts            -> dist/test/**/*.test.cjs (only with --tests)
 //   bench/*.bench.ts             -> dist/bench/*.cjs    (only with --bench)
@@ -68,8 +69,7 @@ add('src/core/index.ts', 'dist/core.js');
 add('src/cli/main.ts', 'dist/cli.js');
 add('src/backend/main.ts', 'dist/backend.js');
 add('src/extension/extension.ts', 'dist/extension.js');
-add('src/core/data/prefetch-worker.ts', 'dist/prefetch-worker.js');
-add('src/core/compute/parallel-worker.ts', 'dist/parallel-worker.js');
+add('src/core/train/parallel-worker.ts', 'dist/parallel-worker.js');
 
 if (args.has('--tests')) {
   for (const f of walk(join(root, 'test'), (p) => p.endsWith('.test.ts') || p.endsWith('.helper.ts'))) {

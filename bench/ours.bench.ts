@@ -24,6 +24,8 @@ import { UNet } from '../src/core/models/unet';
 import { runExperiment } from '../src/core/train/experiment';
 import { openTrainingData } from '../src/core/train/open-data';
 import { oneHot, trainStep } from '../src/core/train/trainer';
+import { DataParallel, resolveWorkers } from '../src/core/train/parallel';
+import type { BackendName } from '../src/protocol/training';
 import type { Batch } from '../src/core/train/data-source';
 import type { TrainingEvent } from '../src/protocol/training';
 import { Rng } from '../src/core/util/rng';
@@ -46,8 +48,10 @@ const rssMB = (): number => process.memoryUsage().rss / MB;
 const peakRssMB = (): number => (process.resourceUsage().maxRSS * 1024) / MB;
 
 /** Selects the backend; returns its name, with the adapter for webgpu (e.g. "webgpu (nvidia, hopper, ...)"). */
+let currentBackend: BackendName = 'wasm';
 async function backend(): Promise<string> {
   const b = await selectBackend(arg('backend', 'wasm') as BackendChoice, { log: (m) => process.stderr.write(`${m}\n`) });
+  currentBackend = b.name;
   const adapter = b.versions['webgpu adapter'];
   return adapter ? `${b.name} (${adapter})` : b.name;
 }
@@ -56,6 +60,9 @@ async function backend(): Promise<string> {
 // serve: the reference workloads, step by step on request
 
 interface Session {
+  /** Data-parallel slices (train.workers resolved); a DataParallel when > 1. */
+  workers: number;
+  parallel: DataParallel | null;
   model: UNet;
   optimizer: tf.Optimizer;
   loss: ReturnType<typeof createLoss>;
@@ -74,7 +81,7 @@ async function runSteps(s: Session, n: number): Promise<{ ms: number[]; cpuMs: n
     const batch = s.batches[s.step % s.batches.length] as Batch;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const readout = trainStep(s.model, s.optimizer, s.loss, s.vars, batch, s.numClasses);
+    const readout = s.parallel ? await s.parallel.step(s.model, s.optimizer, s.loss, s.vars, batch, s.numClasses) : trainStep(s.model, s.optimizer, s.loss, s.vars, batch, s.numClasses);
     s.model.commitStatistics();
     const v = (await readout.data()) as Float32Array;
     readout.dispose();
@@ -89,10 +96,14 @@ async function runSteps(s: Session, n: number): Promise<{ ms: number[]; cpuMs: n
   return { ms, cpuMs, loss, gradNorm };
 }
 
-function newSession(name: WorkloadName): Session {
+async function newSession(name: WorkloadName, backendName: BackendName): Promise<Session> {
   const w = WORKLOADS[name];
   const model = new UNet(w.spec);
-  return { model, optimizer: tf.train.adam(1e-3), loss: createLoss('dice'), vars: model.trainableVariables(), batches: syntheticBatches(w, 4), numClasses: w.numClasses, step: 0 };
+  const asked = arg('workers', 'auto');
+  const { workers, note } = resolveWorkers({ workers: asked === 'auto' ? 'auto' : Number(asked), backend: backendName, batchSize: 4, loss: { name: 'dice', options: {} } });
+  if (note) process.stderr.write(`${note}\n`);
+  const parallel = workers > 1 ? await DataParallel.start({ workers, backend: backendName, spec: w.spec, loss: { name: 'dice', options: {} } }) : null;
+  return { workers, parallel, model, optimizer: tf.train.adam(1e-3), loss: createLoss('dice'), vars: model.trainableVariables(), batches: syntheticBatches(w, 4), numClasses: w.numClasses, step: 0 };
 }
 
 async function serve(): Promise<void> {
@@ -106,8 +117,9 @@ async function serve(): Promise<void> {
       switch (msg.cmd) {
         case 'setup': {
           const w = WORKLOADS[msg.workload ?? '2d'];
-          s = newSession(w.name);
-          reply({ ok: true, backend: name, workload: w.name, params: s.model.parameterCount(), flopsPerStep: trainingFlops(w), numTensors: tf.memory().numTensors, rssMB: rssMB() });
+          await s?.parallel?.dispose();
+          s = await newSession(w.name, currentBackend);
+          reply({ ok: true, backend: name, workers: s.workers, workload: w.name, params: s.model.parameterCount(), flopsPerStep: trainingFlops(w), numTensors: tf.memory().numTensors, rssMB: rssMB() });
           break;
         }
         case 'steps': {
@@ -117,6 +129,7 @@ async function serve(): Promise<void> {
           break;
         }
         case 'quit':
+          await s?.parallel?.dispose();
           reply({ ok: true, peakRssMB: peakRssMB() });
           rl.close();
           return;
@@ -225,7 +238,7 @@ async function memory(): Promise<void> {
   const name = await backend();
   const steps = Number(arg('steps', '1000'));
   const from = Math.min(100, Math.floor(steps / 10));
-  const s = newSession('2d');
+  const s = await newSession('2d', currentBackend);
   const samples: { step: number; rssMB: number; numTensors: number; heapMB: number }[] = [];
   const t0 = performance.now();
   while (s.step < steps) {
@@ -237,9 +250,11 @@ async function memory(): Promise<void> {
   }
   const a = samples.find((x) => x.step === from) as (typeof samples)[number];
   const b = samples[samples.length - 1] as (typeof samples)[number];
+  await s.parallel?.dispose();
   reply({
     name: 'memory-2d',
     backend: name,
+    workers: s.workers,
     fromStep: a.step,
     toStep: b.step,
     rssFromMB: a.rssMB,

@@ -22,6 +22,9 @@
 //   --torch-threads N       PyTorch intra-op threads (default 2)
 //   --deadline SECONDS      stop taking timed steps after this many seconds from the start (the steps
 //                           taken so far are reported; for bench/gpu-check.sh's 5-minute budget)
+//   --workers LIST          our data-parallel slices per batch (train.workers), comma-separated, each
+//                           run as its own side of the alternation (default auto; e.g. 1,auto shows
+//                           what the worker threads gain)
 //   --verbose               forward the workers' logs
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -36,7 +39,7 @@ const TORCH = join(ROOT, 'bench', 'torch_ref.py');
 const TARGETS = { '2d': 0.5, '3d': 0.3 };
 
 function parseArgs(argv) {
-  const o = { smoke: false, backend: 'wasm', steps: 200, chunk: 20, warmup: 3, only: null, memorySteps: 1000, streamImages: 5000, torch: true, python: '/usr/bin/python3', torchDevice: 'cpu', torchThreads: 2, verbose: false, deadline: null };
+  const o = { smoke: false, backend: 'wasm', steps: 200, chunk: 20, warmup: 3, only: null, memorySteps: 1000, streamImages: 5000, torch: true, python: '/usr/bin/python3', torchDevice: 'cpu', torchThreads: 2, verbose: false, deadline: null, workers: ['auto'] };
   const num = (v, name) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new Error(`bench: ${name} needs a non-negative integer, got ${v}`);
@@ -62,6 +65,11 @@ function parseArgs(argv) {
       case '--torch-device': o.torchDevice = next(); break;
       case '--torch-threads': o.torchThreads = num(next(), a); break;
       case '--verbose': o.verbose = true; break;
+      case '--workers': o.workers = next().split(',').map((w) => {
+        const t = w.trim();
+        if (t !== 'auto' && !(Number.isInteger(Number(t)) && Number(t) >= 1)) throw new Error(`bench: --workers takes auto or positive integers, got '${t}'`);
+        return t;
+      }); break;
       case '--deadline': o.deadline = Date.now() + 1000 * num(next(), a); break;
       default: throw new Error(`bench: unknown option ${a} (see the header of bench/run.mjs)`);
     }
@@ -178,9 +186,9 @@ function torchUnavailable(o) {
 }
 
 async function trainSection(name, o, torchOk) {
-  const ours = new Worker('ours', process.execPath, [OURS, 'serve', '--backend', o.backend], o.verbose);
+  const ours = o.workers.map((w) => ({ key: 'ours', workers: w, w: new Worker(`ours (workers ${w})`, process.execPath, [OURS, 'serve', '--backend', o.backend, '--workers', w], o.verbose), ms: [], cpuMs: [] }));
   const torch = torchOk ? new Worker('pytorch', o.python, [TORCH, 'serve', '--threads', String(o.torchThreads), '--device', o.torchDevice], o.verbose, torchEnv()) : null;
-  const sides = [{ key: 'ours', w: ours, ms: [], cpuMs: [] }, ...(torch ? [{ key: 'pytorch', w: torch, ms: [], cpuMs: [] }] : [])];
+  const sides = [...ours, ...(torch ? [{ key: 'pytorch', w: torch, ms: [], cpuMs: [] }] : [])];
   try {
     for (const s of sides) s.setup = await s.w.request({ cmd: 'setup', workload: name });
     for (const s of sides) if (o.warmup > 0) s.before = await s.w.request({ cmd: 'steps', n: o.warmup });
@@ -211,6 +219,7 @@ async function trainSection(name, o, torchOk) {
       name: `train-${name}`,
       impl: s.key,
       backend: s.setup.backend,
+      workers: s.key === 'ours' ? s.setup.workers : null,
       steps: s.ms.length,
       warmup: o.warmup,
       medianMs: med,
@@ -232,13 +241,16 @@ async function trainSection(name, o, torchOk) {
     bench(row);
     rows.push(row);
   }
-  if (rows.length === 2) {
-    const ratio = rows[1].medianMs / rows[0].medianMs;
-    // The target is on the ratio of medians. The ratio of 10th percentiles is printed beside it: under
-    // load from other processes PyTorch's 2-thread steps slow down far more than our 1-thread ones.
-    const ratioP10 = rows[1].p10Ms / rows[0].p10Ms;
-    const cpuRatio = rows[1].medianCpuMs / rows[0].medianCpuMs;
-    bench({ name: `ratio-${name}`, ratio, ratioP10, cpuRatio, target: TARGETS[name], met: ratio >= TARGETS[name], oursMs: rows[0].medianMs, pytorchMs: rows[1].medianMs, oursP10Ms: rows[0].p10Ms, pytorchP10Ms: rows[1].p10Ms, backend: rows[0].backend });
+  const torchRow = rows.find((r) => r.impl === 'pytorch');
+  if (torchRow) {
+    for (const ourRow of rows.filter((r) => r.impl === 'ours')) {
+      const ratio = torchRow.medianMs / ourRow.medianMs;
+      // The target is on the ratio of medians. The ratio of 10th percentiles is printed beside it: under
+      // load from other processes PyTorch's 2-thread steps slow down far more than our 1-thread ones.
+      const ratioP10 = torchRow.p10Ms / ourRow.p10Ms;
+      const cpuRatio = torchRow.medianCpuMs / ourRow.medianCpuMs;
+      bench({ name: `ratio-${name}`, workers: ourRow.workers, ratio, ratioP10, cpuRatio, target: TARGETS[name], met: ratio >= TARGETS[name], oursMs: ourRow.medianMs, pytorchMs: torchRow.medianMs, oursP10Ms: ourRow.p10Ms, pytorchP10Ms: torchRow.p10Ms, backend: ourRow.backend });
+    }
   }
 }
 
@@ -263,7 +275,7 @@ async function main() {
     else if (section === 'eval') for (const r of await runOnce(['eval-metrics', ...(o.smoke ? ['--repeat', '1'] : [])], o.verbose)) bench(r);
     else if (section === 'epoch') for (const r of await runOnce(['epoch', '--backend', o.backend, ...(o.smoke ? ['--smoke'] : [])], o.verbose)) bench(r);
     else if (section === 'memory') {
-      for (const r of await runOnce(['memory', '--backend', o.backend, '--steps', String(o.memorySteps)], o.verbose)) {
+      for (const r of await runOnce(['memory', '--backend', o.backend, '--steps', String(o.memorySteps), '--workers', o.workers.at(-1)], o.verbose)) {
         const { samples, ...rest } = r;
         bench({ ...rest, target: 'rss growth < 5%, constant tensor count', met: rest.rssGrowthPct < 5 && rest.tensorCounts.length === 1, samples });
       }
@@ -287,12 +299,12 @@ function printTable() {
   const train = results.filter((r) => r.name.startsWith('train-'));
   if (train.length) {
     lines.push('', '| workload | impl | backend | median ms/step | p10 ms/step | CPU ms/step | GFLOP/s (median) | GFLOP/step | peak RSS MB | tensors before → after | steps |', '|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|');
-    for (const r of train) lines.push(`| ${r.name.slice(6)} | ${r.impl} | ${r.backend} | ${fmt(r.medianMs)} | ${fmt(r.p10Ms)} | ${fmt(r.medianCpuMs)} | ${fmt(r.gflops, 2)} | ${fmt(r.gflopPerStep, 2)} | ${fmt(r.peakRssMB, 0)} | ${r.impl === 'ours' ? `${r.numTensorsBefore} → ${r.numTensorsAfter}` : ''} | ${r.steps} |`);
+    for (const r of train) lines.push(`| ${r.name.slice(6)} | ${r.impl === 'ours' ? `ours, ${r.workers} slice${r.workers === 1 ? '' : 's'}` : r.impl} | ${r.backend} | ${fmt(r.medianMs)} | ${fmt(r.p10Ms)} | ${fmt(r.medianCpuMs)} | ${fmt(r.gflops, 2)} | ${fmt(r.gflopPerStep, 2)} | ${fmt(r.peakRssMB, 0)} | ${r.impl === 'ours' ? `${r.numTensorsBefore} → ${r.numTensorsAfter}` : ''} | ${r.steps} |`);
   }
   const ratios = results.filter((r) => r.name.startsWith('ratio-'));
   if (ratios.length) {
     lines.push('', '| workload | PyTorch ms ÷ our ms (medians) | target | met | same ratio of p10s | PyTorch CPU ms ÷ our CPU ms |', '|---|---:|---:|---|---:|---:|');
-    for (const r of ratios) lines.push(`| ${r.name.slice(6)} | ${fmt(r.ratio, 3)} | ≥ ${r.target} | ${r.met ? 'yes' : 'no'} | ${fmt(r.ratioP10, 3)} | ${fmt(r.cpuRatio, 3)} |`);
+    for (const r of ratios) lines.push(`| ${r.name.slice(6)}, ${r.workers} slice${r.workers === 1 ? '' : 's'} | ${fmt(r.ratio, 3)} | ≥ ${r.target} | ${r.met ? 'yes' : 'no'} | ${fmt(r.ratioP10, 3)} | ${fmt(r.cpuRatio, 3)} |`);
   }
   const evals = results.filter((r) => r.name === 'calibrationMetrics' || r.name === 'segmentationMetrics');
   if (evals.length) {
@@ -303,7 +315,7 @@ function printTable() {
     lines.push('', `bbbc039 example, one epoch (${r.loss}, ${r.size.join('×')}, ${r.steps} steps, ${r.backend}): epoch ${fmt(r.epochMs / 1000, 1)} s (train + validation + previews), whole run ${fmt(r.totalMs / 1000, 1)} s (+ checkpoints and test evaluation), peak RSS ${fmt(r.peakRssMB, 0)} MB`);
   }
   for (const r of results.filter((x) => x.name === 'memory-2d')) {
-    lines.push('', `memory, 2D workload on ${r.backend}: RSS ${fmt(r.rssFromMB)} MB at step ${r.fromStep} → ${fmt(r.rssToMB)} MB at step ${r.toStep} (${fmt(r.rssGrowthPct, 2)}%), tensor counts seen ${r.tensorCounts.join(', ')}, peak RSS ${fmt(r.peakRssMB, 0)} MB — ${r.met ? 'target met' : 'TARGET NOT MET'}`);
+    lines.push('', `memory, 2D workload on ${r.backend}, ${r.workers} slice(s): RSS ${fmt(r.rssFromMB)} MB at step ${r.fromStep} → ${fmt(r.rssToMB)} MB at step ${r.toStep} (${fmt(r.rssGrowthPct, 2)}%), tensor counts seen ${r.tensorCounts.join(', ')}, peak RSS ${fmt(r.peakRssMB, 0)} MB — ${r.met ? 'target met' : 'TARGET NOT MET'}`);
   }
   for (const r of results.filter((x) => x.name === 'stream-2d')) {
     lines.push('', `streaming ${r.images} synthetic ${r.size}×${r.size} images (${fmt(r.datasetMB, 0)} MB as float32, cache ${r.cacheMB} MB) in ${r.batches} batches: ${fmt(r.imagesPerSecond, 0)} images/s, peak RSS ${fmt(r.peakRssMB, 0)} MB — ${r.met ? 'target met' : 'TARGET NOT MET'}`);

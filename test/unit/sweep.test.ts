@@ -36,7 +36,7 @@ function errors(extra: string): string[] {
 
 test('sweep: keys and values are checked where they are written, with the fix', () => {
   const table: [string, string][] = [
-    ['sweep: { train.lrr: [0.1] }', "sweep.dscpp.yaml:4:21: error: sweep.train.lrr: unknown field 'lrr' in sweep key 'train.lrr'; did you mean 'train.lr'? (fields of train: epochs, batchSize, optimizer, lr, momentum, seed, augment, stepsPerEpoch, logEvery, plateau, earlyStopping, checkpointEvery)"],
+    ['sweep: { train.lrr: [0.1] }', "sweep.dscpp.yaml:4:21: error: sweep.train.lrr: unknown field 'lrr' in sweep key 'train.lrr'; did you mean 'train.lr'? (fields of train: epochs, batchSize, optimizer, lr, momentum, seed, augment, stepsPerEpoch, logEvery, workers, plateau, earlyStopping, checkpointEvery)"],
     ['sweep: { foo: [1] }', "sweep.dscpp.yaml:4:15: error: sweep.foo: unknown sweep key 'foo': expected losses, seed, or a dotted path under train., model. or data. (e.g. train.lr, model.filters, data.size)"],
     ['sweep: { train.lr: [0.01, -1] }', 'sweep.dscpp.yaml:4:27: error: sweep.train.lr[1]: -1 is not a valid train.lr: Too small: expected number to be >0'],
     ['sweep: { losses: [dice, 5] }', 'sweep.dscpp.yaml:4:25: error: sweep.losses[1]: expected a loss name (e.g. dscpp) or a loss entry (e.g. { name: dscpp, gamma: 2 }), found 5'],

@@ -68,6 +68,10 @@ export const trainSchema = z
     augment: z.boolean().default(true),
     stepsPerEpoch: positiveInt.optional().describe('Steps per epoch (default: one pass over the training cases; 3D: patches).'),
     logEvery: positiveInt.default(1).describe('Log the training loss every N steps.'),
+    workers: z
+      .union([positiveInt, z.literal('auto')])
+      .default('auto')
+      .describe('Data-parallel slices per batch on the single-threaded backends (wasm, cpu): the main thread plus N − 1 worker threads. auto: one per core, at most the batch size and 4. Ignored on tensorflow, tensorflow-gpu and webgpu.'),
     plateau: z
       .union([
         z.literal(false),

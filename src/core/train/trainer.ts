@@ -11,10 +11,12 @@ import { CalibrationAccumulator, SegmentationAccumulator } from '../metrics';
 import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint';
 import { UNet, unetSpecFromConfig } from '../models/unet';
 import type { Batch, EvalCase, TrainingData } from './data-source';
+import { batchTensors, oneHot } from './batch';
 import { predictCase } from './predict';
 import { appendLog, createRunFolder, newRunRecord, readRunRecord, RUN_FILES, writeRunRecord } from './runs';
 import { appendJsonLine } from '../util/fsx';
 import { writeEpochPreviews } from './previews';
+import { DataParallel, resolveWorkers } from './parallel';
 
 export interface StopSignal {
   requested: boolean;
@@ -75,17 +77,7 @@ function setLearningRate(opt: tf.Optimizer, lr: number): void {
   else o.learningRate = lr;
 }
 
-/** Float one-hot built on the JS side (also avoids tf.oneHot's int32 path, which is broken on webgpu). */
-export function oneHot(labels: Uint8Array, numClasses: number): Float32Array {
-  const out = new Float32Array(labels.length * numClasses);
-  for (let i = 0; i < labels.length; i++) out[i * numClasses + (labels[i] as number)] = 1;
-  return out;
-}
-
-function batchTensors(b: Batch, numClasses: number): { x: tf.Tensor; y: tf.Tensor } {
-  const spatialShape = b.shape.slice(0, -1);
-  return { x: tf.tensor(b.x, b.shape), y: tf.tensor(oneHot(b.labels, numClasses), [...spatialShape, numClasses]) };
-}
+export { oneHot };
 
 /**
  * One training step: gradients, their global norm (a NaN/Inf guard that also catches divergence hidden
@@ -189,6 +181,7 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
 
   let model: UNet | null = null;
   let optimizer: tf.Optimizer | null = null;
+  let parallel: DataParallel | null = null;
   const state: TrainerState = { lr: config.train.lr, bestValLoss: Infinity, bestEpoch: null, best: null, plateauWait: 0, earlyWait: 0 };
   let startEpoch = 1;
   let globalStep = 0;
@@ -235,6 +228,12 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
     log('info', `model: ${config.model.arch} depth ${spec.depth} filters ${spec.filters} norm ${spec.norm}, ${model.parameterCount()} parameters`);
     emit({ type: 'started', runId, runDir, experiment: config.name, loss: lossName, backend: req.backend, totalEpochs: config.train.epochs, stepsPerEpoch, startEpoch, seed: config.train.seed });
 
+    const slices = resolveWorkers({ workers: config.train.workers, backend: req.backend.name, batchSize: config.train.batchSize, loss: { name: lossName, options: lossOptions } });
+    if (slices.note) log('warn', slices.note);
+    if (slices.workers > 1) {
+      parallel = await DataParallel.start({ workers: slices.workers, backend: req.backend.name, spec, loss: { name: lossName, options: lossOptions } });
+      log('info', `data-parallel: each batch of ${config.train.batchSize} is cut into ${slices.workers} slices, one on this thread and ${slices.workers - 1} on worker thread${slices.workers > 2 ? 's' : ''} (train.workers: ${config.train.workers})`);
+    }
     const totalSteps = config.train.epochs * stepsPerEpoch;
     const vars = model.trainableVariables();
     let stepMsAvg = 0;
@@ -251,8 +250,8 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
         step++;
         globalStep++;
         const ts = Date.now();
-        // One step (trainStep), one read-back.
-        const readout = trainStep(model, optimizer, lossFn, vars, batch, numClasses);
+        // One step (trainStep, or its data-parallel form), one read-back.
+        const readout = parallel ? await parallel.step(model, optimizer, lossFn, vars, batch, numClasses) : trainStep(model, optimizer, lossFn, vars, batch, numClasses);
         model.commitStatistics();
         const [lossV, gradNorm] = (await readout.data()) as Float32Array;
         readout.dispose();
@@ -365,6 +364,7 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
     emit({ type: 'failed', runId, error: { message, detail: err.stack } });
     return { runId, runDir, status: 'failed', summary: summary(), error: message };
   } finally {
+    await parallel?.dispose();
     model?.dispose();
     optimizer?.dispose();
   }
