@@ -94,6 +94,7 @@ const must = [
   'extension/dist/extension.js',
   'extension/dist/backend.js',
   'extension/dist/cli.js',
+  'extension/dist/parallel-worker.js',
   'extension/dist/webview/curves.js',
   'extension/dist/webview/calibration.js',
   'extension/dist/webview/masks.js',
