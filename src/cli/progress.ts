@@ -43,7 +43,7 @@ export class ConsoleProgress {
       case 'started':
         this.totalEpochs = e.totalEpochs;
         this.stepsPerEpoch = e.stepsPerEpoch;
-        this.print(`▶ ${e.runId}: loss ${e.loss}, backend ${e.backend.name}, seed ${e.seed}, ${e.totalEpochs} epochs × ${e.stepsPerEpoch} steps → ${e.runDir}`);
+        this.print(`▶ ${e.runId}: loss ${e.loss}, backend ${e.backend.name}${(e.slices ?? 1) > 1 ? ` (${e.slices} slices per batch)` : ''}, seed ${e.seed}, ${e.totalEpochs} epochs × ${e.stepsPerEpoch} steps → ${e.runDir}`);
         break;
       case 'step':
         this.loss = num(e.loss);

@@ -97,6 +97,11 @@ export interface RunRecord {
   summary: RunSummary;
   error: { message: string; detail?: string } | null;
   resumedFrom: { epoch: number; at: string }[];
+  /**
+   * Data-parallel slices per batch (`train.workers`, resolved for this run's backend and batch): the
+   * numbers of a run depend on it through batch norm. Absent in runs made before it existed (1 slice).
+   */
+  slices?: number;
   /** Set by executors other than local, e.g. Slurm. */
   executor?: { kind: 'local' } | { kind: 'slurm'; jobId: string; arrayTaskId?: number; cluster?: string; outputFile?: string };
   /** Set for runs of a sweep: the sweep's id, this run's index in it and the values it sets (e.g. { seed: 2, 'train.lr': 0.001 }). */
@@ -104,7 +109,7 @@ export interface RunRecord {
 }
 
 export type TrainingEvent =
-  | { type: 'started'; runId: string; runDir: string; experiment: string; loss: string; backend: BackendInfo; totalEpochs: number; stepsPerEpoch: number; startEpoch: number; seed: number }
+  | { type: 'started'; runId: string; runDir: string; experiment: string; loss: string; backend: BackendInfo; totalEpochs: number; stepsPerEpoch: number; startEpoch: number; seed: number; slices?: number }
   | ({ type: 'step'; runId: string; totalSteps: number; etaMs: number } & Omit<StepRecord, 'kind'>)
   | ({ type: 'epoch'; runId: string; etaMs: number } & Omit<EpochRecord, 'kind'>)
   | { type: 'checkpoint'; runId: string; kind: 'best' | 'last'; path: string; epoch: number }

@@ -10,7 +10,8 @@ import { UNet, type UNetSpec } from '../../src/core/models/unet';
 import { splitBatch } from '../../src/core/train/batch';
 import { DataParallel, resolveWorkers, workerScriptPath } from '../../src/core/train/parallel';
 import { runExperiment } from '../../src/core/train/experiment';
-import { epochRecords, readMetrics } from '../../src/core/train/runs';
+import { epochRecords, readMetrics, readRunRecord } from '../../src/core/train/runs';
+import type { TrainingEvent } from '../../src/protocol/training';
 import { trainStep } from '../../src/core/train/trainer';
 import type { Batch } from '../../src/core/train/data-source';
 import { readFileSync } from 'node:fs';
@@ -140,8 +141,9 @@ test('a worker that cannot build its replica fails DataParallel.start with its r
 
 test('a run with train.workers 2 trains, logs its slices, holds its tensor count and is deterministic', async () => {
   const { config } = tinyWorkspace({ cases: 12, epochs: 3, train: '{ epochs: 3, batchSize: 4, lr: 0.01, seed: 7, workers: 2 }' });
+  const started: TrainingEvent[] = [];
   const run = async () => {
-    const outcomes = await runExperiment({ configPath: config, signal: { requested: false }, emit: () => undefined });
+    const outcomes = await runExperiment({ configPath: config, signal: { requested: false }, emit: (e) => (e.type === 'started' ? started.push(e) : undefined) });
     const o = outcomes[0]!;
     assert.equal(o.status, 'completed', o.error);
     return o.runDir;
@@ -150,6 +152,9 @@ test('a run with train.workers 2 trains, logs its slices, holds its tensor count
   const d2 = await run();
   const log = readFileSync(join(d1, 'log.txt'), 'utf8');
   assert.match(log, /data-parallel: each batch of 4 is cut into 2 slices, one on this thread and 1 on worker thread \(train\.workers: 2\)/);
+  // The slice count is part of what a run's numbers depend on: in run.json and in the started event.
+  assert.equal(readRunRecord(d1).slices, 2);
+  assert.deepEqual(started.map((e) => (e.type === 'started' ? e.slices : null)), [2, 2]);
   const ep = epochRecords(readMetrics(d1));
   assert.equal(ep.length, 3);
   assert.ok(ep[2]!.trainLoss < ep[0]!.trainLoss, `train loss did not fall: ${ep.map((e) => e.trainLoss).join(' → ')}`);

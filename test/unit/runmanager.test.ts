@@ -83,7 +83,7 @@ test('runs beyond maxConcurrent queue, then start in order; both complete with t
     assert.equal(j.killed, false);
     assert.deepEqual(j.progress && { epoch: j.progress.epoch, totalEpochs: j.progress.totalEpochs }, { epoch: 2, totalEpochs: 2 });
   }
-  assert.ok(lines.some((l) => l.startsWith(`${a.id} started run ${a.runId} (tiny, loss dice) on wasm: 2 epochs × `)));
+  assert.ok(lines.some((l) => l.startsWith(`${a.id} started run ${a.runId} (tiny, loss dice) on wasm (2 slices per batch): 2 epochs × `)));
   assert.ok(lines.some((l) => l.startsWith(`${b.id} completed after 2 epochs in `)));
   assert.deepEqual(m.activeJobs(), []);
   await m.dispose();

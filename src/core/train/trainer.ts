@@ -226,14 +226,15 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
       log('info', `resumed from epoch ${ck.meta.epoch} (step ${globalStep}), lr ${state.lr}`);
     }
     log('info', `model: ${config.model.arch} depth ${spec.depth} filters ${spec.filters} norm ${spec.norm}, ${model.parameterCount()} parameters`);
-    emit({ type: 'started', runId, runDir, experiment: config.name, loss: lossName, backend: req.backend, totalEpochs: config.train.epochs, stepsPerEpoch, startEpoch, seed: config.train.seed });
-
     const slices = resolveWorkers({ workers: config.train.workers, backend: req.backend.name, batchSize: config.train.batchSize, loss: { name: lossName, options: lossOptions } });
     if (slices.note) log('warn', slices.note);
     if (slices.workers > 1) {
       parallel = await DataParallel.start({ workers: slices.workers, backend: req.backend.name, spec, loss: { name: lossName, options: lossOptions } });
       log('info', `data-parallel: each batch of ${config.train.batchSize} is cut into ${slices.workers} slices, one on this thread and ${slices.workers - 1} on worker thread${slices.workers > 2 ? 's' : ''} (train.workers: ${config.train.workers})`);
     }
+    save({ slices: slices.workers });
+    emit({ type: 'started', runId, runDir, experiment: config.name, loss: lossName, backend: req.backend, totalEpochs: config.train.epochs, stepsPerEpoch, startEpoch, seed: config.train.seed, slices: slices.workers });
+
     const totalSteps = config.train.epochs * stepsPerEpoch;
     const vars = model.trainableVariables();
     let stepMsAvg = 0;

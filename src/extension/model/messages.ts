@@ -82,7 +82,7 @@ export class RunTracker {
         this.totalEpochs = e.totalEpochs;
         this.stepsPerEpoch = e.stepsPerEpoch;
         this.progress = { epoch: e.startEpoch, totalEpochs: e.totalEpochs, step: 0, stepsPerEpoch: e.stepsPerEpoch, loss: null, etaMs: null };
-        return `started run ${e.runId} (${e.experiment}, loss ${e.loss}) on ${e.backend.name}: ${e.totalEpochs} epochs × ${e.stepsPerEpoch} steps, seed ${e.seed}${e.startEpoch > 1 ? `, resuming at epoch ${e.startEpoch}` : ''}\n  folder: ${e.runDir}`;
+        return `started run ${e.runId} (${e.experiment}, loss ${e.loss}) on ${e.backend.name}${(e.slices ?? 1) > 1 ? ` (${e.slices} slices per batch)` : ''}: ${e.totalEpochs} epochs × ${e.stepsPerEpoch} steps, seed ${e.seed}${e.startEpoch > 1 ? `, resuming at epoch ${e.startEpoch}` : ''}\n  folder: ${e.runDir}`;
       case 'step': {
         const spe = this.stepsPerEpoch || (e.totalSteps > 0 && this.totalEpochs > 0 ? Math.round(e.totalSteps / this.totalEpochs) : 0);
         this.progress = { epoch: e.epoch, totalEpochs: this.totalEpochs, step: e.step, stepsPerEpoch: spe, loss: e.loss, etaMs: e.etaMs };
