@@ -6,8 +6,8 @@ import type { BackendName } from './training';
 
 export const TRAIN_WORKER_PROTOCOL_VERSION = 1;
 
-/** The model a worker builds (the same fields as core's UNetSpec). */
-export interface WorkerModelSpec {
+/** A U-Net's architecture and initialisation seed (core's models/unet.ts builds it; workers get it in `init`). */
+export interface UNetSpec {
   dims: 2 | 3;
   inChannels: number;
   numClasses: number;
@@ -21,7 +21,7 @@ export interface WorkerModelSpec {
 
 /** Main thread → worker. */
 export type MainToWorker =
-  | { type: 'init'; protocol: number; workerIndex: number; backend: BackendName; spec: WorkerModelSpec; loss: { name: string; options: Record<string, unknown> } }
+  | { type: 'init'; protocol: number; workerIndex: number; backend: BackendName; spec: UNetSpec; loss: { name: string; options: Record<string, unknown> } }
   /**
    * One slice of a step. `weights` are the trainable variables in the order of UNet.trainableVariables();
    * `x` is [B, ...spatial, C] channels-last, `labels` [B, ...spatial] class ids, `shape` the shape of x.

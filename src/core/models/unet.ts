@@ -10,18 +10,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as ops3d from '../compute/ops3d';
 import { conv2dTranspose } from '../compute/conv2d';
 import type { ModelConfig } from '../config/schema';
+import type { UNetSpec } from '../../protocol/train-worker';
 
-export interface UNetSpec {
-  dims: 2 | 3;
-  inChannels: number;
-  numClasses: number;
-  depth: number;
-  filters: number;
-  norm: 'batch' | 'instance' | 'none';
-  dropout: number;
-  head: 'softmax' | 'sigmoid';
-  seed: number;
-}
+// The spec is part of the data-parallel worker protocol (the main thread sends it to each worker).
+export type { UNetSpec };
 
 export function unetSpecFromConfig(model: ModelConfig, inChannels: number, numClasses: number, seed: number): UNetSpec {
   return { dims: model.arch === 'unet3d' ? 3 : 2, inChannels, numClasses, depth: model.depth, filters: model.filters, norm: model.norm, dropout: model.dropout, head: model.head, seed };
