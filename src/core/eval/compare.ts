@@ -134,6 +134,8 @@ export function comparabilityWarnings(runs: ComparedRun[]): string[] {
     { what: 'checkpoint', get: (r) => r.evaluation.checkpoint },
     { what: 'calibration bins', get: (r) => String(r.evaluation.bins) },
     { what: 'classes', get: (r) => r.evaluation.classes.join(',') },
+    // Batch norm sees each slice of a data-parallel batch on its own, so the slice count changes the numbers.
+    { what: 'data-parallel slices per batch', get: (r) => String(r.record.slices ?? 1) },
   ];
   for (const ch of checks) {
     const ref = ch.get(first);
