@@ -121,11 +121,15 @@ function spacingOf(meta: unknown): number[] | undefined {
   return Array.isArray(s) && s.length === 3 && s.every((v) => typeof v === 'number') ? (s as number[]) : undefined;
 }
 
-export async function writeEpochPreviews(model: UNet, data: TrainingData, runDir: string, count: number): Promise<void> {
+/**
+ * The epoch's preview images of the first `count` validation cases. `predicted` holds probabilities the
+ * validation pass already computed with this model, by case id (a 3D sliding window is not run twice).
+ */
+export async function writeEpochPreviews(model: UNet, data: TrainingData, runDir: string, count: number, overlap = 0.5, predicted?: ReadonlyMap<string, Float32Array>): Promise<void> {
   if (count <= 0) return;
   const k = data.classes.length;
   for await (const c of data.evalCases('val', count)) {
-    const probs = await predictCase(model, c, data);
+    const probs = predicted?.get(c.id) ?? (await predictCase(model, c, data, overlap));
     let png: Uint8Array;
     if (data.dims === 3) {
       png = renderVolumePreview({ image: c.image, truth: c.labels, probs, spatial: c.spatial, channels: data.channels as 1 | 3, numClasses: k, spacing: spacingOf(c.meta) });

@@ -102,14 +102,19 @@ export function lossLabel(entry: LossEntry): string {
   return entry.name;
 }
 
-/** Validation over whole cases: loss, overlap and calibration. */
-async function validate(model: UNet, data: TrainingData, lossFn: (y: tf.Tensor, p: tf.Tensor) => tf.Tensor, numClasses: number, bins: number): Promise<ValMetrics> {
+/**
+ * Validation over whole cases: loss, overlap and calibration (3D: sliding window with eval.overlap).
+ * Keeps the probabilities of the first `keep` cases for the epoch's previews.
+ */
+async function validate(model: UNet, data: TrainingData, lossFn: (y: tf.Tensor, p: tf.Tensor) => tf.Tensor, numClasses: number, bins: number, overlap: number, keep: number): Promise<{ val: ValMetrics; kept: Map<string, Float32Array> }> {
+  const kept = new Map<string, Float32Array>();
   const seg = new SegmentationAccumulator({ numClasses });
   const cal = new CalibrationAccumulator({ numClasses, bins });
   let lossSum = 0;
   let n = 0;
   for await (const c of data.evalCases('val')) {
-    const probs = await predictCase(model, c, data);
+    const probs = await predictCase(model, c, data, overlap);
+    if (kept.size < keep) kept.set(c.id, probs);
     const l = tf.tidy(() => {
       const p = tf.tensor(probs, [1, ...c.spatial, numClasses]);
       const y = tf.tensor(oneHot(c.labels, numClasses), [1, ...c.spatial, numClasses]);
@@ -123,7 +128,7 @@ async function validate(model: UNet, data: TrainingData, lossFn: (y: tf.Tensor, 
   }
   const s = seg.aggregate();
   const k = cal.aggregate();
-  return {
+  const val: ValMetrics = {
     loss: n ? lossSum / n : NaN,
     dsc: finiteOrNaN(s.meanForeground.dsc),
     iou: finiteOrNaN(s.meanForeground.iou),
@@ -132,6 +137,7 @@ async function validate(model: UNet, data: TrainingData, lossFn: (y: tf.Tensor, 
     ece: k.ece,
     dscPerClass: s.perClass.map((c) => (c.dsc === null || Number.isNaN(c.dsc) ? null : c.dsc)),
   };
+  return { val, kept };
 }
 
 function fmt(v: number, d = 4): string {
@@ -285,7 +291,7 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
         break;
       }
       // --- validation ---
-      const val = await validate(model, data, lossFn, numClasses, config.eval.bins);
+      const { val, kept } = await validate(model, data, lossFn, numClasses, config.eval.bins, config.eval.overlap, config.data.previewCases);
       model.discardStatistics();
       lastVal = val;
       epochsCompleted = epoch;
@@ -313,7 +319,7 @@ export async function trainRun(req: RunRequest): Promise<RunOutcome> {
         }
       }
       if (config.train.earlyStopping) state.earlyWait = improved ? 0 : state.earlyWait + 1;
-      await writeEpochPreviews(model, data, runDir, config.data.previewCases);
+      await writeEpochPreviews(model, data, runDir, config.data.previewCases, config.eval.overlap, kept);
 
       const numTensors = tf.memory().numTensors;
       if (tensorsAtEpochEnd !== null && numTensors !== tensorsAtEpochEnd) log('warn', `tensor count changed between epochs: ${tensorsAtEpochEnd} → ${numTensors}`);
