@@ -5,7 +5,7 @@
 //   node test/e2e/run.mjs --no-package   reuse the last .vsix (.tools/e2e/dscpp-lab-e2e.vsix)
 //   node test/e2e/run.mjs --keep         keep the temporary workspace, profile and logs
 // Screenshots and timings go to test-results/e2e/.
-/* global fetch, window, document, MutationObserver -- fetch is Node 20's; the others run inside the page (page.evaluate) */
+/* global fetch, window, document, MutationObserver, getComputedStyle -- fetch is Node 20's; the others run inside the page (page.evaluate) */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -233,6 +233,16 @@ async function quickPick(page, text) {
   const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
   await row.waitFor({ state: 'visible', timeout: 15_000 });
   await row.click();
+}
+
+/**
+ * Sets the colour theme in the workspace's .vscode/settings.json, as a user may (VS Code applies it live).
+ * The theme picker is no use here: typing in it searches the extension marketplace, which this machine
+ * cannot reach.
+ */
+function setColorTheme(ws, theme) {
+  mkdirSync(join(ws, '.vscode'), { recursive: true });
+  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.colorTheme': theme }, null, 2));
 }
 
 /** Right-clicks a tree row and runs an item of its context menu. */
@@ -709,6 +719,32 @@ async function main() {
       log(`  ${lines.join('; ')}; ${bestCells} best cells highlighted (calibration), ${bestCurves} (loss curves); loss chart ${curveCanvas.width}×${curveCanvas.height}, ${curveCanvas.drawn} pixels drawn`);
       await cal.locator('[data-testid="summary"]').scrollIntoViewIfNeeded();
       await shot('16-compare');
+      await palette(page, 'View: Close All Editors');
+    });
+
+    await step('the panels follow the colour theme: light and high contrast, redrawn in place', async () => {
+      await palette(page, 'DSC++: Show Calibration');
+      await quickPickMany(page, [`e2e-live · ${live.id}`]);
+      const frame = await panelFrame(page, `reliability-${live.id}`);
+      const look = async () => frame.locator('body').evaluate((b) => ({ cls: b.className, bg: getComputedStyle(b).backgroundColor, fg: getComputedStyle(b).color }));
+      const seen = [];
+      const backgrounds = new Set();
+      for (const [theme, cls, file] of [['Default Dark Modern', 'vscode-dark', '17-calibration-dark'], ['Default High Contrast', 'vscode-high-contrast', '18-calibration-high-contrast'], ['Default Light Modern', 'vscode-light', null]]) {
+        setColorTheme(ws, theme);
+        const now = await waitUntil(`the calibration panel's body to carry ${cls}`, async () => {
+          const l = await look();
+          return l.cls.split(/\s+/).includes(cls) ? l : null;
+        }, 15_000);
+        // The diagram is redrawn with the new theme's colours (re-read on the body's class change).
+        await sleep(500);
+        const st = await frameCanvasStats(frame, `reliability-${live.id}`);
+        if (st.drawn === 0) throw new Error(`the reliability diagram is blank in ${theme}`);
+        seen.push(`${theme}: body ${cls}, background ${now.bg}, text ${now.fg}, ${st.colors} colours in the diagram`);
+        backgrounds.add(now.bg);
+        if (file) await shot(file);
+      }
+      if (backgrounds.size !== 3) throw new Error(`the panel background did not follow the theme: ${seen.join('; ')}`);
+      log(`  ${seen.join('; ')}`);
       await palette(page, 'View: Close All Editors');
     });
 
