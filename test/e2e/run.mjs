@@ -184,6 +184,16 @@ function sleep(ms) {
 
 // ---- browser helpers ------------------------------------------------------------------------------
 
+/** Debian's chromium, headless, with a profile of its own. */
+function launchBrowser(profileDir) {
+  return chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+}
+
 async function waitForWorkbench(page) {
   await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
   await page.locator('.part.activitybar').waitFor({ state: 'visible', timeout: 60_000 });
@@ -412,12 +422,7 @@ async function main() {
       cs = await startCodeServer(entry, d, ws);
     });
     await step('open the workbench in chromium', async () => {
-      context = await chromium.launchPersistentContext(join(d, 'chromium-profile'), {
-        executablePath: CHROMIUM,
-        headless: true,
-        viewport: { width: 1400, height: 900 },
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-      });
+      context = await launchBrowser(join(d, 'chromium-profile'));
       page = context.pages()[0] ?? (await context.newPage());
       await page.goto(`${cs.url}/?folder=${encodeURIComponent(ws)}`);
       await waitForWorkbench(page);
@@ -779,12 +784,7 @@ async function main() {
       const settingsFile = join(userDir, 'User', 'settings.json');
       writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(readFileSync(settingsFile, 'utf8')), 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'always' }, null, 2));
       cs = await startCodeServer(entry, d, ws, { userDir, trust: true });
-      context = await chromium.launchPersistentContext(join(d, 'chromium-profile-restricted'), {
-        executablePath: CHROMIUM,
-        headless: true,
-        viewport: { width: 1400, height: 900 },
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-      });
+      context = await launchBrowser(join(d, 'chromium-profile-restricted'));
       page = context.pages()[0] ?? (await context.newPage());
       await page.goto(`${cs.url}/?folder=${encodeURIComponent(ws)}`);
       await waitForWorkbench(page);

@@ -270,6 +270,9 @@ test('the paper reproduction configs: same data, model, seed, split and schedule
   const gamma = loadConfig(join(dir, 'paper-gamma.dscpp.yaml'));
   assert.deepEqual(comparable(gamma), comparable({ ...main, train: { ...main.train, epochs: 20 } }));
   assert.deepEqual(gamma.losses, [{ name: 'dscpp', gamma: 1.5 }, { name: 'dscpp', gamma: 3 }]);
+  const gamma60 = loadConfig(join(dir, 'paper-gamma60.dscpp.yaml'));
+  assert.deepEqual(comparable(gamma60), comparable(main));
+  assert.deepEqual(gamma60.losses, [{ name: 'dscpp', gamma: 1.5 }, { name: 'combo++', gamma: 1.5 }, { name: 'unified_focal++', gamma: 1.5 }]);
   // The full-data config needs the shared data folder next to the repository.
   const full = join(dir, 'paper-full.dscpp.yaml');
   if (existsSync(join(REPO, '..', 'shared', 'data', 'bbbc039', 'images'))) {

@@ -4,6 +4,7 @@
 //  - hand-computed max-pooling values where wasm's built-in pooling is wrong (all-negative windows);
 //  - a small 2D U-Net's loss gradients (batch norm, ReLU, max-pool, conv2dTranspose, concat, softmax);
 //  - no leaked wasm memory, and the built-in kernels that are replaced are still missing or wrong.
+import { initialWeights, unetGrads } from '../helpers/unet-grads';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,9 +12,7 @@ import { selectBackend } from '../../src/core/compute/backend';
 import { fusedConv2d } from '../../src/core/compute/conv2d';
 import { checkOpGradients, checkReplacement, GRADCHECK_TOLERANCE, maxRelError, randomData, runKernelDirect, type ConvCase, type Pool3dCase, type PoolCase, type SliceCase, type SplitCase, type ConcatCase } from '../../src/core/compute/gradcheck';
 import { builtinKernel, isReplaced, WASM_REPLACEMENTS, type ReplacementKernel } from '../../src/core/compute/wasm-kernels';
-import { createLoss } from '../../src/core/losses';
-import { UNet, type UNetSpec } from '../../src/core/models/unet';
-import { oneHot } from '../../src/core/train/trainer';
+import type { UNetSpec } from '../../src/core/models/unet';
 import { Rng } from '../../src/core/util/rng';
 
 /** What the tests require: 1000× tighter than the start-up gate (GRADCHECK_TOLERANCE); measured errors are ~1e-7. */
@@ -174,36 +173,12 @@ test('wasm replacement kernels against cpu', async (t) => {
     const x = Float32Array.from({ length: 2 * 12 * 20 }, () => rng.normal());
     const labels = Uint8Array.from(x, (v) => (v > 0.3 ? 1 : 0));
     // Weights made once (on cpu) and loaded on both backends.
-    await tf.setBackend('cpu');
-    const init = new UNet(spec);
-    const weights: Record<string, { values: Float32Array; shape: number[] }> = {};
-    for (const [k, v] of Object.entries(init.namedTensors())) weights[k] = { values: (await v.data()) as Float32Array, shape: v.shape };
-    init.dispose();
-    const run = async (backend: string) => {
-      await tf.setBackend(backend);
-      const model = new UNet(spec);
-      try {
-        const named: Record<string, tf.Tensor> = {};
-        for (const [k, w] of Object.entries(weights)) named[k] = tf.tensor(w.values, w.shape);
-        model.load(named, 'test weights');
-        tf.dispose(Object.values(named));
-        const lossFn = createLoss('dscpp');
-        const { value, grads } = tf.tidy(() => tf.variableGrads(() => lossFn(tf.tensor(oneHot(labels, 2), [2, 12, 20, 2]), model.predict(tf.tensor(x, xShape), true)) as tf.Scalar, model.trainableVariables()));
-        model.discardStatistics();
-        const g: Record<string, Float32Array> = {};
-        for (const [k, t2] of Object.entries(grads)) g[k] = (await t2.data()) as Float32Array;
-        const loss = ((await value.data()) as Float32Array)[0]!;
-        tf.dispose([value, ...Object.values(grads)]);
-        return { loss, g };
-      } finally {
-        model.dispose();
-      }
-    };
-    const ref = await run('cpu');
-    const ours = await run('wasm');
+    const weights = await initialWeights(spec);
+    const ref = await unetGrads('cpu', spec, weights, x, xShape, labels);
+    const ours = await unetGrads('wasm', spec, weights, x, xShape, labels);
     assert.ok(Math.abs(ours.loss - ref.loss) <= TOL * Math.abs(ref.loss), `loss ${ours.loss} vs ${ref.loss}`);
-    assert.deepEqual(Object.keys(ours.g).sort(), Object.keys(ref.g).sort());
-    const errors = Object.keys(ref.g).map((k) => ({ k, e: maxRelError(ours.g[k]!, ref.g[k]!) })).sort((p, q) => q.e - p.e);
+    assert.deepEqual(Object.keys(ours.grads).sort(), Object.keys(ref.grads).sort());
+    const errors = Object.keys(ref.grads).map((k) => ({ k, e: maxRelError(ours.grads[k]!, ref.grads[k]!) })).sort((p, q) => q.e - p.e);
     t.diagnostic(`worst gradient: ${errors[0]!.k} ${errors[0]!.e.toExponential(1)} over ${errors.length} weights`);
     for (const w of errors) assert.ok(w.e <= TOL, `${w.k}: ${w.e}`);
   });

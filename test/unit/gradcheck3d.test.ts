@@ -1,15 +1,14 @@
 // The 3D operations of src/core/compute/ops3d.ts on wasm against cpu (value and gradients of every input),
 // the composites against tfjs-core's own 3D ops on cpu (the ground truth), hand-computed up-sampling, and
 // a small 3D U-Net (conv3d + instance norm + ReLU + max-pool + up-sampling + concat + softmax).
+import { initialWeights, unetGrads } from '../helpers/unet-grads';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/core/compute/backend';
 import { checkOpGradients, maxRelError, randomData, type Data } from '../../src/core/compute/gradcheck';
 import * as ops3d from '../../src/core/compute/ops3d';
-import { createLoss } from '../../src/core/losses';
-import { UNet, type UNetSpec } from '../../src/core/models/unet';
-import { oneHot } from '../../src/core/train/trainer';
+import type { UNetSpec } from '../../src/core/models/unet';
 import { Rng } from '../../src/core/util/rng';
 
 /** Measured errors are ~1e-7; this is 100× below the start-up gate of the kernels (1e-3). */
@@ -186,34 +185,11 @@ test('3D operations: wasm against cpu, composites against tfjs-core on cpu', asy
     const r2 = new Rng(9);
     const x = Float32Array.from({ length: n }, () => r2.normal());
     const labels = Uint8Array.from(x, (v) => (v > 0.5 ? 2 : v < -0.5 ? 1 : 0));
-    await tf.setBackend('cpu');
-    const init = new UNet(spec);
-    const weights: Record<string, { values: Float32Array; shape: number[] }> = {};
-    for (const [k, v] of Object.entries(init.namedTensors())) weights[k] = { values: (await v.data()) as Float32Array, shape: v.shape };
-    init.dispose();
-    const run = async (backend: string) => {
-      await tf.setBackend(backend);
-      const model = new UNet(spec);
-      try {
-        const named: Record<string, tf.Tensor> = {};
-        for (const [k, w] of Object.entries(weights)) named[k] = tf.tensor(w.values, w.shape);
-        model.load(named, 'test weights');
-        tf.dispose(Object.values(named));
-        const lossFn = createLoss('dscpp');
-        const { value, grads } = tf.tidy(() => tf.variableGrads(() => lossFn(tf.tensor(oneHot(labels, 3), [...xShape.slice(0, -1), 3]), model.predict(tf.tensor(x, xShape), true)) as tf.Scalar, model.trainableVariables()));
-        const g: Record<string, Float32Array> = {};
-        for (const [k, v] of Object.entries(grads)) g[k] = (await v.data()) as Float32Array;
-        const loss = ((await value.data()) as Float32Array)[0]!;
-        tf.dispose([value, ...Object.values(grads)]);
-        return { loss, g };
-      } finally {
-        model.dispose();
-      }
-    };
-    const ref = await run('cpu');
-    const ours = await run('wasm');
+    const weights = await initialWeights(spec);
+    const ref = await unetGrads('cpu', spec, weights, x, xShape, labels);
+    const ours = await unetGrads('wasm', spec, weights, x, xShape, labels);
     assert.ok(Math.abs(ours.loss - ref.loss) <= TOL * Math.abs(ref.loss), `loss ${ours.loss} vs ${ref.loss}`);
-    const errors = Object.keys(ref.g).map((k) => ({ k, e: maxRelError(ours.g[k]!, ref.g[k]!) })).sort((p, q) => q.e - p.e);
+    const errors = Object.keys(ref.grads).map((k) => ({ k, e: maxRelError(ours.grads[k]!, ref.grads[k]!) })).sort((p, q) => q.e - p.e);
     t.diagnostic(`worst gradient: ${errors[0]!.k} ${errors[0]!.e.toExponential(1)} over ${errors.length} weights`);
     for (const w of errors) assert.ok(w.e <= TOL, `${w.k}: ${w.e}`);
   });

@@ -2,6 +2,7 @@
 // convolution gradients, whole 2D and 3D U-Net gradients, and the trainer's step with async reads.
 // Runs wherever Dawn finds an adapter (in CI: Mesa 25 lavapipe from bookworm-backports, installed by
 // .ci/webgpu.sh); skipped with the reason printed otherwise.
+import { initialWeights, unetGrads } from '../helpers/unet-grads';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -11,36 +12,11 @@ import { checkConvCases, GRADCHECK_TOLERANCE, maxRelError, type ConvCase } from 
 import { collapsePadding, describeAdapter, requestAdapter } from '../../src/core/compute/webgpu';
 import { createLoss } from '../../src/core/losses';
 import { UNet, type UNetSpec } from '../../src/core/models/unet';
-import { oneHot, trainStep } from '../../src/core/train/trainer';
+import { trainStep } from '../../src/core/train/trainer';
 import { Rng } from '../../src/core/util/rng';
 
 const req = createRequire(__filename);
 const requireModule = (name: string) => ({ module: req(name) as unknown, path: req.resolve(name) });
-
-/** Gradients of one training loss of a U-Net with the given weights, on one backend. */
-async function unetGrads(backend: string, spec: UNetSpec, weights: Record<string, { values: Float32Array; shape: number[] }>, x: Float32Array, xShape: number[], labels: Uint8Array) {
-  await tf.setBackend(backend);
-  const model = new UNet(spec);
-  try {
-    const named: Record<string, tf.Tensor> = {};
-    for (const [k, w] of Object.entries(weights)) named[k] = tf.tensor(w.values, w.shape);
-    model.load(named, 'test weights');
-    Object.values(named).forEach((t) => t.dispose());
-    const lossFn = createLoss('dscpp');
-    const vars = model.trainableVariables();
-    const spatial = xShape.slice(0, -1);
-    const { value, grads } = tf.tidy(() => tf.variableGrads(() => lossFn(tf.tensor(oneHot(labels, spec.numClasses), [...spatial, spec.numClasses]), model.predict(tf.tensor(x, xShape), true)) as tf.Scalar, vars));
-    model.discardStatistics();
-    const out: Record<string, Float32Array> = {};
-    for (const [k, g] of Object.entries(grads)) out[k] = (await g.data()) as Float32Array;
-    const loss = ((await value.data()) as Float32Array)[0] as number;
-    value.dispose();
-    Object.values(grads).forEach((g) => g.dispose());
-    return { loss, grads: out };
-  } finally {
-    model.dispose();
-  }
-}
 
 /** The same op on webgpu and cpu, from the same inputs: max relative error and the shapes. */
 async function opAgainstCpu(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: { values: Float32Array; shape: number[] }[]) {
@@ -71,11 +47,7 @@ async function compareUnet(spec: UNetSpec, xShape: number[], reference: 'cpu' | 
     await selectBackend('webgpu');
   }
   // Weights made on cpu, then loaded on both backends.
-  await tf.setBackend('cpu');
-  const ref = new UNet(spec);
-  const weights: Record<string, { values: Float32Array; shape: number[] }> = {};
-  for (const [k, t] of Object.entries(ref.namedTensors())) weights[k] = { values: (await t.data()) as Float32Array, shape: t.shape };
-  ref.dispose();
+  const weights = await initialWeights(spec);
   const n = xShape.reduce((a, b) => a * b, 1);
   const x = Float32Array.from({ length: n }, () => rng.normal());
   const labels = Uint8Array.from({ length: n / (xShape[xShape.length - 1] as number) }, () => rng.int(spec.numClasses));
