@@ -273,6 +273,10 @@ test('the paper reproduction configs: same data, model, seed, split and schedule
   const gamma60 = loadConfig(join(dir, 'paper-gamma60.dscpp.yaml'));
   assert.deepEqual(comparable(gamma60), comparable(main));
   assert.deepEqual(gamma60.losses, [{ name: 'dscpp', gamma: 1.5 }, { name: 'combo++', gamma: 1.5 }, { name: 'unified_focal++', gamma: 1.5 }]);
+  const seeds = loadConfig(join(dir, 'paper-seeds.dscpp.yaml'));
+  assert.deepEqual(comparable(seeds), comparable(main));
+  assert.deepEqual(seeds.losses, main.losses.slice(0, 2));
+  assert.deepEqual(seeds.sweep, { seed: [1, 2, 3] });
   // The full-data config needs the shared data folder next to the repository.
   const full = join(dir, 'paper-full.dscpp.yaml');
   if (existsSync(join(REPO, '..', 'shared', 'data', 'bbbc039', 'images'))) {
