@@ -41,8 +41,7 @@ async function handle(m: MainToWorker): Promise<void> {
       // The main thread ran the start-up gradient checks of the replacement kernels in this process.
       const info = await selectBackend(m.backend, { gradientCheck: false });
       const model = new UNet(m.spec);
-      const { name, ...rest } = { name: m.loss.name, ...m.loss.options };
-      replica = { model, vars: model.trainableVariables(), lossFn: createLoss(name, rest), numClasses: m.spec.numClasses };
+      replica = { model, vars: model.trainableVariables(), lossFn: createLoss(m.loss.name, m.loss.options), numClasses: m.spec.numClasses };
       send({ type: 'ready', protocol: TRAIN_WORKER_PROTOCOL_VERSION, workerIndex: m.workerIndex, backend: info.name, parameters: model.parameterCount() });
       return;
     }

@@ -199,21 +199,21 @@ export class DataParallel {
     }
     this.lastWorkerMs = results.map((r) => r.ms);
     const o = own;
-    const weightOf = (m: number) => (this.sumLoss ? 1 : m / n);
+    // Each slice's share of the batch loss: m/n for a mean over samples, 1 for reduction 'sum'.
+    const share = slices.map((sl) => (this.sumLoss ? 1 : (sl.shape[0] as number) / n));
     try {
       return tf.tidy(() => {
-        const w0 = weightOf((slices[0] as (typeof slices)[number]).shape[0] as number);
         const grads: tf.NamedTensorMap = {};
         vars.forEach((v, i) => {
-          const parts = [tf.mul(o.grads[v.name] as tf.Tensor, w0)];
-          results.forEach((r, k) => parts.push(tf.mul(tf.tensor(r.grads[i] as Float32Array, v.shape), weightOf((slices[k + 1] as (typeof slices)[number]).shape[0] as number))));
+          const parts = [tf.mul(o.grads[v.name] as tf.Tensor, share[0] as number)];
+          results.forEach((r, k) => parts.push(tf.mul(tf.tensor(r.grads[i] as Float32Array, v.shape), share[k + 1] as number)));
           grads[v.name] = parts.length === 1 ? (parts[0] as tf.Tensor) : tf.addN(parts);
         });
-        let loss: tf.Tensor = tf.mul(o.value, w0);
-        results.forEach((r, k) => (loss = tf.add(loss, r.loss * weightOf((slices[k + 1] as (typeof slices)[number]).shape[0] as number))));
+        const loss = results.reduce((acc, r, k) => acc + r.loss * (share[k + 1] as number), 0);
+        const total = tf.add(tf.mul(o.value, share[0] as number), loss);
         const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
         optimizer.applyGradients(grads);
-        return tf.stack([tf.reshape(loss, []), norm]) as tf.Tensor1D;
+        return tf.stack([tf.reshape(total, []), norm]) as tf.Tensor1D;
       });
     } finally {
       o.value.dispose();
